@@ -1,0 +1,14 @@
+//! Domain types shared by the actors and the adapters: ids, phone numbers, tenants and
+//! the call lifecycle. Pure data and pure rules; no I/O.
+
+pub mod call;
+pub mod ids;
+pub mod phone;
+pub mod tenant;
+
+pub use call::{
+    Call, CallEvent, CallStatus, EventSource, FailureReason, Observation, Priority,
+};
+pub use ids::{AgentId, CallId, ClientId, EventId};
+pub use phone::{PhoneError, PhoneNumber};
+pub use tenant::{Agent, Client};

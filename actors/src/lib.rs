@@ -1,0 +1,18 @@
+//! # callvisor actors
+//!
+//! The supervision tree and the domain logic of callvisor, free of HTTP and SQL: the
+//! server crate plugs storage and providers in through the [`ports`].
+//!
+//! ## Layout
+//!
+//! - [`domain`]: ids, phone numbers, tenants, the call lifecycle (pure rules).
+//! - [`ports`]: the traits the tree needs from the outside: storage, provider, clock.
+//! - [`gateway`]: ProviderGateway, the only actor that talks to the provider.
+//! - [`broker`]: ConcurrencyBroker, per-client and global call slots.
+//! - [`calls`]: CallSupervisor and one CallActor per live call.
+//! - [`root`]: RootSupervisor, which starts the tree and hands out a [`root::Tree`] handle.
+//! - [`supervision`]: the bounded-restart bookkeeping shared by the supervisors.
+//! - `testing` (feature `testing`): in-memory ports for tests on paused time.
+
+pub mod domain;
+pub mod ports;

@@ -1,0 +1,12 @@
+//! The ports: the interfaces through which the actors reach storage, the telephony
+//! provider and the clock. Adapters implement them in the server crate.
+
+pub mod clock;
+pub mod provider;
+pub mod store;
+
+pub use clock::{Clock, SystemClock, TokioClock};
+pub use provider::{
+    CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+};
+pub use store::{CallStore, StoreError};

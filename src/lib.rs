@@ -1,0 +1,16 @@
+//! # callvisor server
+//!
+//! The adapters and the wiring around the actor tree of `callvisor-actors`.
+//!
+//! ## Layout
+//!
+//! - [`config`]: command line and environment settings, with their defaults.
+//! - [`store`]: the sqlx storage adapter (SQLite by default, PostgreSQL at scale).
+//! - [`providers`]: HTTP clients and webhook parsers for each telephony provider.
+//! - [`sim`]: the provider simulator, the embedded default provider.
+//! - [`http`]: the axum front end; it validates requests and sends messages into the tree.
+//! - [`server`]: start-up and shutdown: storage, simulator, tree, HTTP, signals.
+
+pub mod providers;
+pub mod sim;
+pub mod store;

@@ -1,0 +1,2 @@
+//! Telephony provider adapters.
+pub mod twilio;
