@@ -14,5 +14,13 @@
 //! - [`supervision`]: the bounded-restart bookkeeping shared by the supervisors.
 //! - `testing` (feature `testing`): in-memory ports for tests on paused time.
 
+pub mod broker;
+pub mod calls;
 pub mod domain;
+pub mod gateway;
 pub mod ports;
+pub mod root;
+pub mod rpc;
+pub mod supervision;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -13,9 +13,10 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where a call is in its life. The order of the variants is the order of the lifecycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CallStatus {
+    #[default]
     Queued,
     Initiated,
     Ringing,
@@ -252,15 +253,16 @@ impl Call {
         !self.status.is_final()
     }
 
-    /// Applies an observed status. Returns `true` when the call moved forward; a
-    /// duplicate, stale or backwards observation returns `false` and changes nothing.
+    /// Applies an observed status. Returns `true` when the call moved forward (and counts
+    /// as hearing from it); a duplicate, stale or backwards observation returns `false`
+    /// and changes nothing.
     pub fn apply(&mut self, observed: &Observation, at: DateTime<Utc>) -> bool {
-        self.last_heard_at = at;
         if self.status.is_final() || observed.status.rank() <= self.status.rank() {
             return false;
         }
         self.status = observed.status;
         self.updated_at = at;
+        self.last_heard_at = at;
         if observed.status == CallStatus::InProgress && self.answered_at.is_none() {
             self.answered_at = Some(at);
         }
@@ -320,12 +322,6 @@ pub struct Observation {
     pub duration_seconds: Option<i64>,
     pub price: Option<String>,
     pub recording_url: Option<String>,
-}
-
-impl Default for CallStatus {
-    fn default() -> Self {
-        Self::Queued
-    }
 }
 
 /// Where an entry of a call's history came from.

@@ -69,7 +69,13 @@ mod tests {
         assert_eq!(PhoneNumber::parse("4155552671"), Err(PhoneError::NotE164));
         assert_eq!(PhoneNumber::parse("+0155552671"), Err(PhoneError::NotE164));
         assert_eq!(PhoneNumber::parse("+1415abc2671"), Err(PhoneError::NotE164));
-        assert_eq!(PhoneNumber::parse("+1234567890123456"), Err(PhoneError::NotE164));
-        assert_eq!(PhoneNumber::parse("+11111111111"), Err(PhoneError::NotValid));
+        assert_eq!(
+            PhoneNumber::parse("+1234567890123456"),
+            Err(PhoneError::NotE164)
+        );
+        assert_eq!(
+            PhoneNumber::parse("+11111111111"),
+            Err(PhoneError::NotValid)
+        );
     }
 }

@@ -87,7 +87,13 @@ pub enum ProviderError {
 impl ProviderError {
     /// Whether the provider refused the number itself (it does not exist, is malformed).
     pub fn is_invalid_number(&self) -> bool {
-        matches!(self, Self::Rejected { status: 400 | 404, .. })
+        matches!(
+            self,
+            Self::Rejected {
+                status: 400 | 404,
+                ..
+            }
+        )
     }
 }
 

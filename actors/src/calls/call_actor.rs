@@ -1,0 +1,586 @@
+//! The CallActor: one per live call, from the dial to the final status.
+//!
+//! It owns the call's record while the call is live. Every change is persisted before it
+//! is acknowledged; when the actor dies, its supervisor rebuilds it from that record.
+//! It dials once (the dial is marked in storage before the request leaves, so a restart
+//! can tell a call that may exist at the provider from one that cannot), follows the
+//! provider's webhooks forward-only, hangs up on cancel, and ends the call as `timeout`
+//! when nothing is heard for the configured time and the provider does not vouch for it.
+
+use super::context::CallContext;
+use crate::broker::BrokerMsg;
+use crate::domain::{Call, CallEvent, CallStatus, EventSource, FailureReason, Observation};
+use crate::gateway::GatewayMsg;
+use crate::ports::{
+    CallListQuery, DialAccepted, DialRequest, HangUp, ProviderCallRecord, ProviderError,
+};
+use crate::rpc::{ask, AskError};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What an observation did to the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObserveOutcome {
+    /// Whether the call moved forward.
+    pub applied: bool,
+    /// The call's status afterwards.
+    pub status: CallStatus,
+}
+
+/// Why a cancel did not happen.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CancelError {
+    #[error("the call is already {0}")]
+    AlreadyFinal(CallStatus),
+    #[error("the provider did not hang up: {0}")]
+    Provider(ProviderError),
+    #[error("the call is not live")]
+    NotLive,
+}
+
+/// Messages to a CallActor.
+pub enum CallMsg {
+    /// A status seen for this call (a webhook, usually).
+    Observe {
+        observation: Observation,
+        source: EventSource,
+        detail: Value,
+        reply: Option<RpcReplyPort<ObserveOutcome>>,
+    },
+    /// Hang up / cancel the call.
+    Cancel(RpcReplyPort<Result<Call, CancelError>>),
+    /// The create-call request answered.
+    DialFinished(Result<DialAccepted, ProviderError>),
+    /// Look the call up at the provider to settle a dial whose outcome is unknown.
+    ReconcileDial,
+    /// The provider's call list, looked up to settle a dial whose outcome is unknown.
+    DialReconciled(Result<Vec<ProviderCallRecord>, ProviderError>),
+    /// The provider's record of this call, and why it was fetched.
+    Fetched(FetchPurpose, Result<ProviderCallRecord, ProviderError>),
+    /// Time to see whether the call has been silent for too long.
+    CheckTimeout,
+}
+
+/// Why the actor fetched the provider's record of the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchPurpose {
+    /// After a restart, to learn what happened while no actor was listening.
+    CatchUp,
+    /// The call has been silent for the whole timeout.
+    TimeoutCheck,
+}
+
+/// How the actor came to exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartMode {
+    /// A new call, persisted as queued: dial it.
+    Fresh,
+    /// Rebuilt from storage after a crash or a process restart.
+    Recovered,
+}
+
+/// Arguments of a CallActor.
+pub struct CallActorArgs {
+    pub call: Call,
+    pub ctx: Arc<CallContext>,
+    pub mode: StartMode,
+}
+
+/// The CallActor.
+pub struct CallActor;
+
+/// A CallActor's state.
+pub struct CallState {
+    call: Call,
+    ctx: Arc<CallContext>,
+    mode: StartMode,
+    /// A cancel that arrived while the dial was in flight, answered once it settles.
+    pending_cancel: Option<RpcReplyPort<Result<Call, CancelError>>>,
+    /// Set once the final status has been handled, so it is handled once.
+    concluded: bool,
+}
+
+#[ractor::async_trait]
+impl Actor for CallActor {
+    type Msg = CallMsg;
+    type State = CallState;
+    type Arguments = CallActorArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: CallActorArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let state = CallState {
+            call: args.call,
+            ctx: args.ctx,
+            mode: args.mode,
+            pending_cancel: None,
+            concluded: false,
+        };
+        if args.mode == StartMode::Recovered {
+            let event = state.event(EventSource::Actor, "recovered", false, json!({}));
+            state.ctx.store.append_events(&[event]).await?;
+        }
+        Ok(state)
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.arm_timeout(&myself);
+        let call = &state.call;
+        match (call.dial_started_at, &call.provider_call_id) {
+            (None, _) => state.dial(&myself).await?,
+            (Some(_), None) => state.reconcile_dial(&myself),
+            (Some(_), Some(_)) if state.mode == StartMode::Recovered => {
+                state.fetch(&myself, FetchPurpose::CatchUp)
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            CallMsg::Observe {
+                observation,
+                source,
+                detail,
+                reply,
+            } => {
+                let outcome = state.observe(&observation, source, detail).await?;
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+            CallMsg::Cancel(reply) => state.cancel(reply).await?,
+            CallMsg::DialFinished(result) => state.dial_finished(&myself, result).await?,
+            CallMsg::ReconcileDial => state.reconcile_dial(&myself),
+            CallMsg::DialReconciled(result) => state.dial_reconciled(&myself, result).await?,
+            CallMsg::Fetched(purpose, result) => state.fetched(&myself, purpose, result).await?,
+            CallMsg::CheckTimeout => state.check_timeout(&myself).await?,
+        }
+        if !state.call.is_live() {
+            state.conclude(&myself);
+        }
+        Ok(())
+    }
+}
+
+impl CallState {
+    fn event(&self, source: EventSource, kind: &str, applied: bool, detail: Value) -> CallEvent {
+        CallEvent::new(
+            self.call.id,
+            source,
+            kind,
+            applied,
+            detail,
+            self.ctx.clock.now(),
+        )
+    }
+
+    async fn save(&self, events: &[CallEvent]) -> Result<(), ActorProcessingErr> {
+        self.ctx.store.save_call(&self.call, events).await?;
+        Ok(())
+    }
+
+    /// Applies an observation, keeps it in the history either way, persists.
+    async fn observe(
+        &mut self,
+        observation: &Observation,
+        source: EventSource,
+        detail: Value,
+    ) -> Result<ObserveOutcome, ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        let applied = self.call.apply(observation, now);
+        if !applied {
+            self.call.absorb_details(observation);
+            if source == EventSource::Webhook {
+                // The provider is still talking about the call: it is not silent.
+                self.call.last_heard_at = now;
+            }
+        }
+        let kind = observation
+            .provider_status
+            .clone()
+            .unwrap_or_else(|| observation.status.as_str().to_string());
+        let mut event = self.event(source, &kind, applied, detail);
+        event.sequence = observation.sequence;
+        self.save(&[event]).await?;
+        metrics::counter!(
+            "callvisor_call_observations_total",
+            "source" => source.as_str(), "applied" => if applied { "true" } else { "false" }
+        )
+        .increment(1);
+        Ok(ObserveOutcome {
+            applied,
+            status: self.call.status,
+        })
+    }
+
+    /// Marks the dial in storage, then sends the create-call request.
+    async fn dial(&mut self, myself: &ActorRef<CallMsg>) -> Result<(), ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        self.call.dial_started_at = Some(now);
+        self.call.updated_at = now;
+        let event = self.event(EventSource::Actor, "dial_requested", true, json!({}));
+        self.save(&[event]).await?;
+        let request = DialRequest {
+            to: self.call.to.clone(),
+            from: self.call.from.clone(),
+            answer_url: self.call.answer_url.clone(),
+            status_callback_url: self.ctx.settings.status_callback_url(self.call.id),
+            ring_timeout: self.ctx.settings.ring_timeout,
+        };
+        self.ask_gateway(
+            myself,
+            move |tx| GatewayMsg::CreateCall(request, tx),
+            CallMsg::DialFinished,
+        );
+        Ok(())
+    }
+
+    async fn dial_finished(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        result: Result<DialAccepted, ProviderError>,
+    ) -> Result<(), ActorProcessingErr> {
+        match result {
+            Ok(accepted) => {
+                let detail = json!({"providerCallId": accepted.provider_call_id});
+                let observation = Observation {
+                    status: accepted.status,
+                    provider_call_id: Some(accepted.provider_call_id),
+                    ..Default::default()
+                };
+                self.observe(&observation, EventSource::Provider, detail)
+                    .await?;
+                if let Some(reply) = self.pending_cancel.take() {
+                    self.cancel(reply).await?;
+                }
+            }
+            Err(ProviderError::Ambiguous) => {
+                let event = self.event(
+                    EventSource::Provider,
+                    "dial_outcome_unknown",
+                    false,
+                    json!({"error": ProviderError::Ambiguous.to_string()}),
+                );
+                self.ctx.store.append_events(&[event]).await?;
+                self.reconcile_dial(myself);
+            }
+            Err(error) => {
+                let reason = dial_failure_reason(&error);
+                self.finish(
+                    CallStatus::Failed,
+                    reason,
+                    "dial_failed",
+                    json!({"error": error.to_string()}),
+                )
+                .await?;
+                if let Some(reply) = self.pending_cancel.take() {
+                    let _ = reply.send(Err(CancelError::AlreadyFinal(self.call.status)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks the call up in the provider's records instead of dialing again blindly.
+    fn reconcile_dial(&self, myself: &ActorRef<CallMsg>) {
+        let started = self.call.dial_started_at.unwrap_or(self.call.created_at);
+        let query = CallListQuery {
+            started_after: started - chrono::Duration::minutes(2),
+            started_before: self.ctx.clock.now() + chrono::Duration::minutes(1),
+            to: Some(self.call.to.as_str().to_string()),
+        };
+        self.ask_gateway(
+            myself,
+            move |tx| GatewayMsg::ListCalls(query, tx),
+            CallMsg::DialReconciled,
+        );
+    }
+
+    async fn dial_reconciled(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        result: Result<Vec<ProviderCallRecord>, ProviderError>,
+    ) -> Result<(), ActorProcessingErr> {
+        if self.call.provider_call_id.is_some() {
+            return Ok(()); // a webhook adopted the call meanwhile
+        }
+        let records = match result {
+            Ok(records) => records,
+            Err(error) => {
+                tracing::warn!(call = %self.call.id, %error, "could not list provider calls; will retry");
+                myself.send_after(self.ctx.settings.reconcile_retry, || CallMsg::ReconcileDial);
+                return Ok(());
+            }
+        };
+        for record in records {
+            let claimed = self
+                .ctx
+                .store
+                .find_by_provider_id(&self.call.provider, &record.provider_call_id)
+                .await?;
+            if claimed.is_none() && record.to == self.call.to.as_str() {
+                let mut observation = record.observation.clone();
+                observation.provider_call_id = Some(record.provider_call_id.clone());
+                let detail = json!({"adopted": record.provider_call_id});
+                self.observe(&observation, EventSource::Provider, detail)
+                    .await?;
+                return Ok(());
+            }
+        }
+        let event = self.event(
+            EventSource::Provider,
+            "dial_not_found",
+            false,
+            json!({"action": "dialing again"}),
+        );
+        self.ctx.store.append_events(&[event]).await?;
+        self.dial(myself).await
+    }
+
+    fn fetch(&self, myself: &ActorRef<CallMsg>, purpose: FetchPurpose) {
+        let Some(id) = self.call.provider_call_id.clone() else {
+            return;
+        };
+        self.ask_gateway(
+            myself,
+            move |tx| GatewayMsg::FetchCall(id, tx),
+            move |r| CallMsg::Fetched(purpose, r),
+        );
+    }
+
+    async fn fetched(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        purpose: FetchPurpose,
+        result: Result<ProviderCallRecord, ProviderError>,
+    ) -> Result<(), ActorProcessingErr> {
+        match (purpose, result) {
+            (_, Ok(record)) if record.observation.status.is_final() => {
+                let detail = json!({"fetched": record.observation.provider_status});
+                self.observe(&record.observation, EventSource::Provider, detail)
+                    .await?;
+            }
+            (FetchPurpose::CatchUp, Ok(record)) => {
+                let detail = json!({"fetched": record.observation.provider_status});
+                self.observe(&record.observation, EventSource::Provider, detail)
+                    .await?;
+            }
+            (FetchPurpose::CatchUp, Err(error)) => {
+                tracing::warn!(call = %self.call.id, %error, "could not fetch call after restart");
+            }
+            (FetchPurpose::TimeoutCheck, Ok(record))
+                if record.observation.status == CallStatus::InProgress =>
+            {
+                // Still talking: the provider vouches for the call, so the silence is normal.
+                let detail = json!({"fetched": "in-progress", "action": "timeout extended"});
+                self.observe(&record.observation, EventSource::Provider, detail)
+                    .await?;
+                self.call.last_heard_at = self.ctx.clock.now();
+                self.save(&[]).await?;
+                self.arm_timeout(myself);
+            }
+            (FetchPurpose::TimeoutCheck, other) => {
+                let detail = match other {
+                    Ok(r) => json!({"fetched": r.observation.provider_status}),
+                    Err(e) => json!({"fetchError": e.to_string()}),
+                };
+                self.hang_up_quietly();
+                self.finish(CallStatus::Timeout, None, "timeout", detail)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn check_timeout(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        if !self.remaining_timeout().is_zero() {
+            self.arm_timeout(myself);
+        } else if self.call.provider_call_id.is_some() {
+            self.fetch(myself, FetchPurpose::TimeoutCheck);
+        } else {
+            self.finish(CallStatus::Timeout, None, "timeout", json!({}))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Cancels or hangs up. The hang-up is awaited here: cancels are rare and the caller
+    /// must learn truthfully whether the provider ended the call.
+    async fn cancel(
+        &mut self,
+        reply: RpcReplyPort<Result<Call, CancelError>>,
+    ) -> Result<(), ActorProcessingErr> {
+        if !self.call.is_live() {
+            let _ = reply.send(Err(CancelError::AlreadyFinal(self.call.status)));
+            return Ok(());
+        }
+        let Some(id) = self.call.provider_call_id.clone() else {
+            if self.call.dial_started_at.is_some() {
+                // The dial is in flight; hang up as soon as it is known.
+                self.pending_cancel = Some(reply);
+            } else {
+                self.finish(
+                    CallStatus::Canceled,
+                    Some(FailureReason::Canceled),
+                    "canceled",
+                    json!({}),
+                )
+                .await?;
+                let _ = reply.send(Ok(self.call.clone()));
+            }
+            return Ok(());
+        };
+        let how = hang_up_kind(self.call.status);
+        let timeout = self.ctx.settings.provider_reply_timeout;
+        let gateway = self.ctx.gateway.get();
+        let result = ask(&gateway, |tx| GatewayMsg::HangUp(id, how, tx), timeout)
+            .await
+            .map_err(gateway_error)
+            .and_then(|r| r);
+        match result {
+            Ok(()) => {
+                self.finish(
+                    CallStatus::Canceled,
+                    Some(FailureReason::Canceled),
+                    "canceled",
+                    json!({"hangUp": format!("{how:?}").to_lowercase()}),
+                )
+                .await?;
+                let _ = reply.send(Ok(self.call.clone()));
+            }
+            Err(error) => {
+                let event = self.event(
+                    EventSource::Provider,
+                    "cancel_failed",
+                    false,
+                    json!({"error": error.to_string()}),
+                );
+                self.ctx.store.append_events(&[event]).await?;
+                let _ = reply.send(Err(CancelError::Provider(error)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the call with a status of our own making and persists it.
+    async fn finish(
+        &mut self,
+        status: CallStatus,
+        reason: Option<FailureReason>,
+        kind: &str,
+        detail: Value,
+    ) -> Result<(), ActorProcessingErr> {
+        self.call.finish(status, reason, self.ctx.clock.now());
+        let event = self.event(EventSource::Actor, kind, true, detail);
+        self.save(&[event]).await
+    }
+
+    /// Best-effort hang-up of a call we are giving up on.
+    fn hang_up_quietly(&self) {
+        if let Some(id) = self.call.provider_call_id.clone() {
+            let gateway = self.ctx.gateway.get();
+            let how = hang_up_kind(self.call.status);
+            let timeout = self.ctx.settings.provider_reply_timeout;
+            tokio::spawn(async move {
+                let result = ask(&gateway, |tx| GatewayMsg::HangUp(id, how, tx), timeout).await;
+                if let Ok(Err(error)) | Err(error) = result.map_err(gateway_error) {
+                    tracing::warn!(%error, "hang-up of a timed-out call failed");
+                }
+            });
+        }
+    }
+
+    /// The call is over: give back its slot and stop.
+    fn conclude(&mut self, myself: &ActorRef<CallMsg>) {
+        if std::mem::replace(&mut self.concluded, true) {
+            return;
+        }
+        let _ = self.ctx.broker.get().cast(BrokerMsg::Release(self.call.id));
+        metrics::counter!("callvisor_calls_finished_total", "status" => self.call.status.as_str())
+            .increment(1);
+        if let Some(reply) = self.pending_cancel.take() {
+            let _ = reply.send(Err(CancelError::AlreadyFinal(self.call.status)));
+        }
+        myself.stop(Some(format!("call {}", self.call.status)));
+    }
+
+    fn remaining_timeout(&self) -> Duration {
+        let deadline = self.call.last_heard_at
+            + chrono::Duration::from_std(self.ctx.settings.call_timeout).unwrap_or_default();
+        (deadline - self.ctx.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    fn arm_timeout(&self, myself: &ActorRef<CallMsg>) {
+        myself.send_after(self.remaining_timeout(), || CallMsg::CheckTimeout);
+    }
+
+    /// Sends a request to the gateway from a task and delivers the answer as a message,
+    /// so the actor keeps handling webhooks and cancels while the provider thinks.
+    fn ask_gateway<T, B, W>(&self, myself: &ActorRef<CallMsg>, build: B, wrap: W)
+    where
+        T: Send + 'static,
+        B: FnOnce(RpcReplyPort<Result<T, ProviderError>>) -> GatewayMsg + Send + 'static,
+        W: FnOnce(Result<T, ProviderError>) -> CallMsg + Send + 'static,
+    {
+        let gateway = self.ctx.gateway.get();
+        let timeout = self.ctx.settings.provider_reply_timeout;
+        let me = myself.clone();
+        tokio::spawn(async move {
+            let result = ask(&gateway, build, timeout)
+                .await
+                .map_err(gateway_error)
+                .and_then(|r| r);
+            // A stopped actor drops the message: the call was settled another way.
+            let _ = me.send_message(wrap(result));
+        });
+    }
+}
+
+/// A gateway that does not answer leaves the request's outcome unknown.
+fn gateway_error(e: AskError) -> ProviderError {
+    match e {
+        AskError::TimedOut(_) => ProviderError::Ambiguous,
+        AskError::Gone => ProviderError::Connect("provider gateway is not running".into()),
+    }
+}
+
+/// An unanswered call is canceled; an answered one is hung up.
+fn hang_up_kind(status: CallStatus) -> HangUp {
+    if status == CallStatus::InProgress {
+        HangUp::Complete
+    } else {
+        HangUp::Cancel
+    }
+}
+
+/// The failure reason of a create-call request that failed for sure.
+fn dial_failure_reason(error: &ProviderError) -> Option<FailureReason> {
+    Some(match error {
+        e if e.is_invalid_number() => FailureReason::InvalidNumber,
+        ProviderError::RateLimited { .. } => FailureReason::RateLimited,
+        ProviderError::Unavailable { .. } => FailureReason::ApiUnavailable,
+        _ => FailureReason::NetworkError,
+    })
+}

@@ -1,0 +1,428 @@
+//! The CallSupervisor: places new calls, routes webhooks and cancels to the CallActor of
+//! each live call, and restarts CallActors that fail.
+//!
+//! A failed CallActor is rebuilt from its persisted record; one that keeps failing (more
+//! than the restart policy allows) has its call marked `failed` with the reason
+//! `supervisor_gave_up` and its slot returned. At start-up, every call left live in
+//! storage gets its actor back, with the rest of its timeout.
+
+use super::call_actor::{
+    CallActor, CallActorArgs, CallMsg, CancelError, ObserveOutcome, StartMode,
+};
+use super::context::CallContext;
+use crate::broker::{BrokerMsg, SlotDenied};
+use crate::domain::{
+    AgentId, Call, CallEvent, CallId, CallStatus, ClientId, EventSource, FailureReason,
+    Observation, PhoneNumber, Priority,
+};
+use crate::rpc::{ask, AskError};
+use crate::supervision::{RestartHistory, RestartPolicy};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A call to place now.
+#[derive(Clone, Debug)]
+pub struct NewCall {
+    pub client_id: ClientId,
+    /// The client's concurrent-call limit at the time of the request.
+    pub client_limit: u32,
+    pub agent_id: AgentId,
+    pub to: PhoneNumber,
+    pub from: PhoneNumber,
+    pub answer_url: String,
+    pub priority: Priority,
+    pub metadata: Value,
+}
+
+/// Why a call was not placed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PlaceError {
+    #[error("{0}")]
+    NoSlot(SlotDenied),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Which call a webhook is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallRef {
+    /// Our id, from the status-callback URL.
+    Id(CallId),
+    /// The provider's id, when the callback carries no id of ours.
+    Provider(String),
+}
+
+/// What became of a webhook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// A live call's actor took it.
+    Routed(ObserveOutcome),
+    /// The call is over; the webhook was kept in its history and changed nothing.
+    RecordedOnFinishedCall(CallStatus),
+    /// No such call.
+    UnknownCall,
+}
+
+/// Messages to the CallSupervisor.
+pub enum CallSupervisorMsg {
+    Place(NewCall, RpcReplyPort<Result<Call, PlaceError>>),
+    Webhook {
+        call: CallRef,
+        observation: Observation,
+        detail: Value,
+        reply: RpcReplyPort<Result<WebhookOutcome, String>>,
+    },
+    Cancel(CallId, RpcReplyPort<Result<Call, CancelError>>),
+    /// How many calls are live (have an actor).
+    LiveCount(RpcReplyPort<usize>),
+}
+
+/// Arguments of the CallSupervisor.
+pub struct CallSupervisorArgs {
+    pub ctx: Arc<CallContext>,
+    pub restart_policy: RestartPolicy,
+}
+
+/// The CallSupervisor.
+pub struct CallSupervisor;
+
+/// The CallSupervisor's state.
+pub struct CallSupervisorState {
+    ctx: Arc<CallContext>,
+    policy: RestartPolicy,
+    by_actor: HashMap<ActorId, CallId>,
+    by_call: HashMap<CallId, ActorRef<CallMsg>>,
+    restarts: HashMap<CallId, RestartHistory>,
+}
+
+const BROKER_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[ractor::async_trait]
+impl Actor for CallSupervisor {
+    type Msg = CallSupervisorMsg;
+    type State = CallSupervisorState;
+    type Arguments = CallSupervisorArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: CallSupervisorArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(CallSupervisorState {
+            ctx: args.ctx,
+            policy: args.restart_policy,
+            by_actor: HashMap::new(),
+            by_call: HashMap::new(),
+            restarts: HashMap::new(),
+        })
+    }
+
+    /// Gives every call left live in storage its actor back.
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let live = state.ctx.store.live_calls().await?;
+        let slots = live.iter().map(|c| (c.client_id, c.id)).collect();
+        state.ctx.broker.get().cast(BrokerMsg::Restore(slots))?;
+        let count = live.len();
+        for call in live {
+            state.spawn(&myself, call, StartMode::Recovered).await?;
+        }
+        if count > 0 {
+            tracing::info!(calls = count, "recovered live calls");
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            CallSupervisorMsg::Place(new_call, reply) => {
+                let result = state.place(&myself, new_call).await;
+                let _ = reply.send(result);
+            }
+            CallSupervisorMsg::Webhook {
+                call,
+                observation,
+                detail,
+                reply,
+            } => state.route_webhook(call, observation, detail, reply).await,
+            CallSupervisorMsg::Cancel(id, reply) => match state.by_call.get(&id) {
+                Some(actor) => {
+                    let _ = actor.cast(CallMsg::Cancel(reply));
+                }
+                None => {
+                    let status = state.ctx.store.load_call(id).await?.map(|c| c.status);
+                    let _ = reply.send(Err(match status {
+                        Some(s) => CancelError::AlreadyFinal(s),
+                        None => CancelError::NotLive,
+                    }));
+                }
+            },
+            CallSupervisorMsg::LiveCount(reply) => {
+                let _ = reply.send(state.by_call.len());
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                state.forget(cell.get_id());
+            }
+            SupervisionEvent::ActorFailed(cell, error) => {
+                if let Some(id) = state.forget(cell.get_id()) {
+                    tracing::error!(call = %id, %error, "call actor failed");
+                    state.restart(&myself, id, &error.to_string()).await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl CallSupervisorState {
+    async fn place(
+        &mut self,
+        myself: &ActorRef<CallSupervisorMsg>,
+        new: NewCall,
+    ) -> Result<Call, PlaceError> {
+        let now = self.ctx.clock.now();
+        let call = Call {
+            id: CallId::new(),
+            client_id: new.client_id,
+            agent_id: new.agent_id,
+            to: new.to,
+            from: new.from,
+            answer_url: new.answer_url,
+            status: CallStatus::Queued,
+            failure_reason: None,
+            provider: self.ctx.provider_name.clone(),
+            provider_call_id: None,
+            priority: new.priority,
+            metadata: new.metadata,
+            created_at: now,
+            updated_at: now,
+            dial_started_at: None,
+            answered_at: None,
+            ended_at: None,
+            last_heard_at: now,
+            duration_seconds: None,
+            price: None,
+            recording_url: None,
+        };
+        let broker = self.ctx.broker.get();
+        let granted = ask(
+            &broker,
+            |reply| BrokerMsg::Acquire {
+                client: call.client_id,
+                call: call.id,
+                client_limit: new.client_limit,
+                reply,
+            },
+            BROKER_TIMEOUT,
+        )
+        .await
+        .map_err(|e: AskError| PlaceError::Internal(format!("concurrency broker: {e}")))?;
+        granted.map_err(PlaceError::NoSlot)?;
+
+        let created = CallEvent::new(call.id, EventSource::Api, "created", true, json!({}), now);
+        let placed = async {
+            self.ctx
+                .store
+                .save_call(&call, &[created])
+                .await
+                .map_err(|e| PlaceError::Internal(e.to_string()))?;
+            self.spawn(myself, call.clone(), StartMode::Fresh)
+                .await
+                .map_err(|e| PlaceError::Internal(e.to_string()))
+        }
+        .await;
+        if placed.is_err() {
+            let _ = broker.cast(BrokerMsg::Release(call.id));
+        }
+        placed.map(|_| call)
+    }
+
+    async fn spawn(
+        &mut self,
+        myself: &ActorRef<CallSupervisorMsg>,
+        call: Call,
+        mode: StartMode,
+    ) -> Result<(), ActorProcessingErr> {
+        let id = call.id;
+        let args = CallActorArgs {
+            call,
+            ctx: Arc::clone(&self.ctx),
+            mode,
+        };
+        let (actor, _) = Actor::spawn_linked(None, CallActor, args, myself.get_cell()).await?;
+        self.by_actor.insert(actor.get_id(), id);
+        self.by_call.insert(id, actor);
+        metrics::gauge!("callvisor_active_calls").set(self.by_call.len() as f64);
+        Ok(())
+    }
+
+    fn forget(&mut self, actor: ActorId) -> Option<CallId> {
+        let id = self.by_actor.remove(&actor)?;
+        self.by_call.remove(&id);
+        metrics::gauge!("callvisor_active_calls").set(self.by_call.len() as f64);
+        Some(id)
+    }
+
+    /// Rebuilds a failed CallActor from storage, or gives up on the call.
+    async fn restart(
+        &mut self,
+        myself: &ActorRef<CallSupervisorMsg>,
+        id: CallId,
+        error: &str,
+    ) -> Result<(), ActorProcessingErr> {
+        metrics::counter!("callvisor_actor_restarts_total", "actor" => "call").increment(1);
+        let Some(mut call) = self.ctx.store.load_call(id).await? else {
+            return Ok(());
+        };
+        if !call.is_live() {
+            let _ = self.ctx.broker.get().cast(BrokerMsg::Release(id));
+            return Ok(());
+        }
+        let allowed = self
+            .restarts
+            .entry(id)
+            .or_default()
+            .allow_restart(self.policy, Instant::now());
+        if allowed {
+            return self.spawn(myself, call, StartMode::Recovered).await;
+        }
+        tracing::error!(call = %id, "call actor keeps failing; marking the call failed");
+        self.restarts.remove(&id);
+        let now = self.ctx.clock.now();
+        call.finish(
+            CallStatus::Failed,
+            Some(FailureReason::SupervisorGaveUp),
+            now,
+        );
+        let event = CallEvent::new(
+            id,
+            EventSource::Actor,
+            "supervisor_gave_up",
+            true,
+            json!({"lastError": error}),
+            now,
+        );
+        self.ctx.store.save_call(&call, &[event]).await?;
+        let _ = self.ctx.broker.get().cast(BrokerMsg::Release(id));
+        metrics::counter!("callvisor_calls_finished_total", "status" => "failed").increment(1);
+        Ok(())
+    }
+
+    async fn route_webhook(
+        &mut self,
+        target: CallRef,
+        observation: Observation,
+        detail: Value,
+        reply: RpcReplyPort<Result<WebhookOutcome, String>>,
+    ) {
+        let found = match &target {
+            CallRef::Id(id) => match self.by_call.get(id) {
+                Some(_) => Ok(Some(*id)),
+                None => self.ctx.store.load_call(*id).await.map(|c| c.map(|c| c.id)),
+            },
+            CallRef::Provider(pid) => self
+                .ctx
+                .store
+                .find_by_provider_id(&self.ctx.provider_name, pid)
+                .await
+                .map(|c| c.map(|c| c.id)),
+        };
+        let id = match found {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                let _ = reply.send(Ok(WebhookOutcome::UnknownCall));
+                return;
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.to_string()));
+                return;
+            }
+        };
+        if let Some(actor) = self.by_call.get(&id) {
+            let actor = actor.clone();
+            // The actor answers; the supervisor does not wait for it.
+            tokio::spawn(async move {
+                let answer = ask(
+                    &actor,
+                    |tx| CallMsg::Observe {
+                        observation,
+                        source: EventSource::Webhook,
+                        detail,
+                        reply: Some(tx),
+                    },
+                    Duration::from_secs(10),
+                )
+                .await
+                .map(WebhookOutcome::Routed)
+                .map_err(|e| format!("call actor: {e}"));
+                let _ = reply.send(answer);
+            });
+            return;
+        }
+        let answer = self.record_on_finished_call(id, &observation, detail).await;
+        let _ = reply.send(answer);
+    }
+
+    /// A webhook for a call that is over: kept in the history, changing nothing.
+    async fn record_on_finished_call(
+        &self,
+        id: CallId,
+        observation: &Observation,
+        detail: Value,
+    ) -> Result<WebhookOutcome, String> {
+        let Some(mut call) = self
+            .ctx
+            .store
+            .load_call(id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(WebhookOutcome::UnknownCall);
+        };
+        let kind = observation
+            .provider_status
+            .clone()
+            .unwrap_or_else(|| observation.status.as_str().to_string());
+        let mut event = CallEvent::new(
+            id,
+            EventSource::Webhook,
+            kind,
+            false,
+            detail,
+            self.ctx.clock.now(),
+        );
+        event.sequence = observation.sequence;
+        // A late duplicate may still carry what the first one lacked (price, recording).
+        let saved = if call.absorb_details(observation) {
+            self.ctx.store.save_call(&call, &[event]).await
+        } else {
+            self.ctx.store.append_events(&[event]).await
+        };
+        saved.map_err(|e| e.to_string())?;
+        Ok(WebhookOutcome::RecordedOnFinishedCall(call.status))
+    }
+}

@@ -1,0 +1,60 @@
+//! What every CallActor needs to reach the rest of the system, shared by all of them.
+
+use crate::broker::BrokerMsg;
+use crate::domain::CallId;
+use crate::gateway::GatewayMsg;
+use crate::ports::{CallStore, Clock};
+use crate::supervision::Replaceable;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of the call lifecycle.
+#[derive(Clone, Debug)]
+pub struct CallSettings {
+    /// A call that hears nothing for this long ends as `timeout` (after one last check
+    /// with the provider, so a long conversation is not cut off).
+    pub call_timeout: Duration,
+    /// How long to let the phone ring.
+    pub ring_timeout: Duration,
+    /// Where the provider posts status callbacks; the call id is appended as `callId`.
+    pub status_callback_base: String,
+    /// How long to wait for the provider gateway to answer one request.
+    pub provider_reply_timeout: Duration,
+    /// How long to wait between attempts to settle a dial whose outcome is unknown.
+    pub reconcile_retry: Duration,
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(600),
+            ring_timeout: Duration::from_secs(60),
+            status_callback_base: "http://127.0.0.1:8080/webhooks/twilio/status".into(),
+            provider_reply_timeout: Duration::from_secs(60),
+            reconcile_retry: Duration::from_secs(5),
+        }
+    }
+}
+
+impl CallSettings {
+    /// The status-callback URL for one call.
+    pub fn status_callback_url(&self, call: CallId) -> String {
+        let sep = if self.status_callback_base.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!("{}{sep}callId={call}", self.status_callback_base)
+    }
+}
+
+/// Shared handles of the call subsystem.
+pub struct CallContext {
+    pub store: Arc<dyn CallStore>,
+    pub gateway: Replaceable<GatewayMsg>,
+    pub broker: Replaceable<BrokerMsg>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: CallSettings,
+    /// Name of the provider calls are placed with, recorded on each call.
+    pub provider_name: String,
+}

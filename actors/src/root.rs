@@ -1,0 +1,275 @@
+//! The RootSupervisor: starts the tree (ProviderGateway, ConcurrencyBroker,
+//! CallSupervisor), restarts whichever of them fails, and stops them in order.
+//!
+//! The rest of the system reaches the tree through a [`Tree`] handle whose references
+//! follow restarts. A restarted CallSupervisor rebuilds its calls from storage; a
+//! restarted broker has its slots rebuilt from the calls that are live.
+
+use crate::broker::{BrokerMsg, ConcurrencyBroker};
+use crate::calls::{
+    CallContext, CallSettings, CallSupervisor, CallSupervisorArgs, CallSupervisorMsg,
+};
+use crate::gateway::{GatewayMsg, ProviderGateway};
+use crate::ports::{CallStore, Clock, Provider};
+use crate::supervision::{Replaceable, RestartHistory, RestartPolicy};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Everything the tree needs from outside.
+pub struct TreeConfig {
+    pub store: Arc<dyn CallStore>,
+    pub provider: Arc<dyn Provider>,
+    pub clock: Arc<dyn Clock>,
+    pub calls: CallSettings,
+    /// System-wide concurrent calls.
+    pub global_max_calls: u32,
+    /// Restart budget of each CallActor.
+    pub call_restarts: RestartPolicy,
+    /// Restart budget of each of the root's children.
+    pub child_restarts: RestartPolicy,
+}
+
+/// Handles to the running tree, for the HTTP front and the tests.
+#[derive(Clone)]
+pub struct Tree {
+    pub root: ActorRef<RootMsg>,
+    pub gateway: Replaceable<GatewayMsg>,
+    pub broker: Replaceable<BrokerMsg>,
+    pub calls: Replaceable<CallSupervisorMsg>,
+}
+
+impl Tree {
+    /// Starts the tree: gateway and broker first, then the CallSupervisor, which
+    /// re-spawns every live call before this returns.
+    pub async fn start(
+        config: TreeConfig,
+    ) -> Result<(Tree, tokio::task::JoinHandle<()>), ActorProcessingErr> {
+        let (root, handle) = Actor::spawn(None, RootSupervisor, config).await?;
+        let tree = ask_tree(&root).await?;
+        Ok((tree, handle))
+    }
+
+    /// Stops the tree: no new work, children stopped and awaited, within `timeout`.
+    pub async fn shutdown(&self, timeout: Duration) {
+        let _ = self
+            .root
+            .stop_and_wait(Some("shutdown".into()), Some(timeout))
+            .await;
+    }
+}
+
+async fn ask_tree(root: &ActorRef<RootMsg>) -> Result<Tree, ActorProcessingErr> {
+    crate::rpc::ask(root, RootMsg::Handles, Duration::from_secs(30))
+        .await
+        .map_err(Into::into)
+}
+
+/// Messages to the RootSupervisor.
+pub enum RootMsg {
+    /// The current handles.
+    Handles(ractor::RpcReplyPort<Tree>),
+}
+
+/// Which child of the root an actor is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Child {
+    Gateway,
+    Broker,
+    Calls,
+}
+
+/// The RootSupervisor.
+pub struct RootSupervisor;
+
+/// The RootSupervisor's state.
+pub struct RootState {
+    config: TreeConfig,
+    ctx: Arc<CallContext>,
+    tree: Option<Tree>,
+    children: HashMap<ractor::ActorId, Child>,
+    restarts: HashMap<Child, RestartHistory>,
+}
+
+#[ractor::async_trait]
+impl Actor for RootSupervisor {
+    type Msg = RootMsg;
+    type State = RootState;
+    type Arguments = TreeConfig;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        config: TreeConfig,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let cell = myself.get_cell();
+        let (gateway, _) = Actor::spawn_linked(
+            None,
+            ProviderGateway,
+            Arc::clone(&config.provider),
+            cell.clone(),
+        )
+        .await?;
+        let (broker, _) = Actor::spawn_linked(
+            None,
+            ConcurrencyBroker,
+            config.global_max_calls,
+            cell.clone(),
+        )
+        .await?;
+        let ctx = Arc::new(CallContext {
+            store: Arc::clone(&config.store),
+            gateway: Replaceable::new(gateway.clone()),
+            broker: Replaceable::new(broker.clone()),
+            clock: Arc::clone(&config.clock),
+            settings: config.calls.clone(),
+            provider_name: config.provider.name().to_string(),
+        });
+        let mut children = HashMap::new();
+        children.insert(gateway.get_id(), Child::Gateway);
+        children.insert(broker.get_id(), Child::Broker);
+        let mut state = RootState {
+            config,
+            ctx,
+            tree: None,
+            children,
+            restarts: HashMap::new(),
+        };
+        let calls = state.spawn_calls(cell).await?;
+        state.tree = Some(Tree {
+            root: myself.clone(),
+            gateway: state.ctx.gateway.clone(),
+            broker: state.ctx.broker.clone(),
+            calls: Replaceable::new(calls),
+        });
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            RootMsg::Handles(reply) => {
+                if let Some(tree) = &state.tree {
+                    let _ = reply.send(tree.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped".into()))
+            }
+            _ => return Ok(()),
+        };
+        let Some(child) = state.children.remove(&cell.get_id()) else {
+            return Ok(());
+        };
+        tracing::error!(?child, %reason, "supervision tree child ended; restarting it");
+        metrics::counter!("callvisor_actor_restarts_total", "actor" => child.label()).increment(1);
+        let allowed = state
+            .restarts
+            .entry(child)
+            .or_default()
+            .allow_restart(state.config.child_restarts, Instant::now());
+        if !allowed {
+            return Err(format!("{child:?} keeps failing ({reason}); giving up").into());
+        }
+        state.respawn(child, myself.get_cell()).await
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Calls first (they persist their state), then the services they used.
+        state.children.clear();
+        if let Some(tree) = &state.tree {
+            let calls = tree.calls.get();
+            calls
+                .stop_children_and_wait(None, Some(Duration::from_secs(10)))
+                .await;
+            let _ = calls
+                .stop_and_wait(None, Some(Duration::from_secs(10)))
+                .await;
+        }
+        myself
+            .stop_children_and_wait(None, Some(Duration::from_secs(10)))
+            .await;
+        Ok(())
+    }
+}
+
+impl Child {
+    fn label(self) -> &'static str {
+        match self {
+            Child::Gateway => "provider_gateway",
+            Child::Broker => "concurrency_broker",
+            Child::Calls => "call_supervisor",
+        }
+    }
+}
+
+impl RootState {
+    async fn spawn_calls(
+        &mut self,
+        cell: ActorCell,
+    ) -> Result<ActorRef<CallSupervisorMsg>, ActorProcessingErr> {
+        let args = CallSupervisorArgs {
+            ctx: Arc::clone(&self.ctx),
+            restart_policy: self.config.call_restarts,
+        };
+        let (calls, _) = Actor::spawn_linked(None, CallSupervisor, args, cell).await?;
+        self.children.insert(calls.get_id(), Child::Calls);
+        Ok(calls)
+    }
+
+    async fn respawn(&mut self, child: Child, cell: ActorCell) -> Result<(), ActorProcessingErr> {
+        match child {
+            Child::Gateway => {
+                let provider = Arc::clone(&self.config.provider);
+                let (gateway, _) =
+                    Actor::spawn_linked(None, ProviderGateway, provider, cell).await?;
+                self.children.insert(gateway.get_id(), Child::Gateway);
+                self.ctx.gateway.replace(gateway);
+            }
+            Child::Broker => {
+                let (broker, _) = Actor::spawn_linked(
+                    None,
+                    ConcurrencyBroker,
+                    self.config.global_max_calls,
+                    cell,
+                )
+                .await?;
+                let live = self.config.store.live_calls().await?;
+                broker.cast(BrokerMsg::Restore(
+                    live.iter().map(|c| (c.client_id, c.id)).collect(),
+                ))?;
+                self.children.insert(broker.get_id(), Child::Broker);
+                self.ctx.broker.replace(broker);
+            }
+            Child::Calls => {
+                let calls = self.spawn_calls(cell).await?;
+                if let Some(tree) = &self.tree {
+                    tree.calls.replace(calls);
+                }
+            }
+        }
+        Ok(())
+    }
+}

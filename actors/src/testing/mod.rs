@@ -1,0 +1,8 @@
+//! In-memory ports for tests of the tree on paused tokio time: a store kept in a mutex,
+//! a provider that records requests and answers as scripted.
+
+mod memory_store;
+mod scripted_provider;
+
+pub use memory_store::MemoryStore;
+pub use scripted_provider::ScriptedProvider;

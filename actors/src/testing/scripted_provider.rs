@@ -1,0 +1,129 @@
+//! A [`Provider`] that answers as a test scripts it and remembers every request.
+
+use crate::domain::{CallStatus, Observation};
+use crate::ports::{
+    CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+};
+use async_trait::async_trait;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A scripted provider.
+#[derive(Default)]
+pub struct ScriptedProvider {
+    /// Answers for the next create-call requests; when empty, calls are accepted.
+    create_answers: Mutex<VecDeque<Result<DialAccepted, ProviderError>>>,
+    /// How long a create-call request takes.
+    create_latency: Mutex<Duration>,
+    dials: Mutex<Vec<DialRequest>>,
+    hang_ups: Mutex<Vec<(String, HangUp)>>,
+    /// What fetch and list report, by provider id.
+    records: Mutex<HashMap<String, ProviderCallRecord>>,
+    counter: Mutex<u64>,
+}
+
+impl ScriptedProvider {
+    /// Queues the answer to a future create-call request.
+    pub fn answer_next_create(&self, answer: Result<DialAccepted, ProviderError>) {
+        self.create_answers.lock().unwrap().push_back(answer);
+    }
+
+    pub fn set_create_latency(&self, latency: Duration) {
+        *self.create_latency.lock().unwrap() = latency;
+    }
+
+    /// Every create-call request received.
+    pub fn dials(&self) -> Vec<DialRequest> {
+        self.dials.lock().unwrap().clone()
+    }
+
+    pub fn hang_ups(&self) -> Vec<(String, HangUp)> {
+        self.hang_ups.lock().unwrap().clone()
+    }
+
+    /// Sets what the provider's records say about a call.
+    pub fn set_record(&self, provider_call_id: &str, to: &str, status: CallStatus) {
+        let record = ProviderCallRecord {
+            provider_call_id: provider_call_id.to_string(),
+            to: to.to_string(),
+            from: String::new(),
+            observation: Observation {
+                status,
+                provider_call_id: Some(provider_call_id.to_string()),
+                provider_status: Some(status.as_str().to_string()),
+                ..Default::default()
+            },
+            started_at: None,
+            ended_at: None,
+        };
+        self.records
+            .lock()
+            .unwrap()
+            .insert(provider_call_id.to_string(), record);
+    }
+}
+
+#[async_trait]
+impl Provider for ScriptedProvider {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn create_call(&self, request: &DialRequest) -> Result<DialAccepted, ProviderError> {
+        let latency = *self.create_latency.lock().unwrap();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        self.dials.lock().unwrap().push(request.clone());
+        let scripted = self.create_answers.lock().unwrap().pop_front();
+        let answer = scripted.unwrap_or_else(|| {
+            let mut n = self.counter.lock().unwrap();
+            *n += 1;
+            Ok(DialAccepted {
+                provider_call_id: format!("CA{:032x}", *n),
+                status: CallStatus::Queued,
+            })
+        });
+        if let Ok(accepted) = &answer {
+            self.set_record(
+                &accepted.provider_call_id,
+                request.to.as_str(),
+                CallStatus::Queued,
+            );
+        }
+        answer
+    }
+
+    async fn fetch_call(&self, id: &str) -> Result<ProviderCallRecord, ProviderError> {
+        self.records
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ProviderError::Rejected {
+                status: 404,
+                code: None,
+                message: format!("no call {id}"),
+            })
+    }
+
+    async fn hang_up(&self, id: &str, how: HangUp) -> Result<(), ProviderError> {
+        self.hang_ups.lock().unwrap().push((id.to_string(), how));
+        Ok(())
+    }
+
+    async fn list_calls(
+        &self,
+        query: &CallListQuery,
+    ) -> Result<Vec<ProviderCallRecord>, ProviderError> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| query.to.as_deref().is_none_or(|to| r.to == to))
+            .cloned()
+            .collect())
+    }
+}
