@@ -1,0 +1,273 @@
+//! Calls and their event history: the actors' [`CallStore`] port, plus the listing the
+//! HTTP API pages through.
+//!
+//! A call's row and the events that explain its change are written in one transaction,
+//! so the history never disagrees with the call: either both land or neither does.
+//! Listing is newest first with the last id seen as the cursor; ids are UUIDv7, whose
+//! text sorts by creation time, so a page boundary never skips or repeats a call even
+//! while new calls arrive.
+
+use super::rows::{self, CALL_COLUMNS, EVENT_COLUMNS};
+use super::{error, SqlStore, StoreError};
+use async_trait::async_trait;
+use callvisor_actors::domain::{AgentId, Call, CallEvent, CallId, CallStatus, ClientId};
+use callvisor_actors::ports::CallStore;
+use sqlx::{Any, Transaction};
+use std::sync::LazyLock;
+
+/// Which calls [`SqlStore::list_calls`] returns, and how many.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallFilter {
+    /// Only this client's calls.
+    pub client_id: Option<ClientId>,
+    /// Only calls made for this agent.
+    pub agent_id: Option<AgentId>,
+    /// Only calls in this status.
+    pub status: Option<CallStatus>,
+    /// The cursor: the last (oldest) id of the previous page. Only calls older than it,
+    /// that is with a smaller id, are returned.
+    pub after: Option<CallId>,
+    /// The most calls to return; 0 returns none.
+    pub limit: u32,
+}
+
+impl CallFilter {
+    /// The page size of [`CallFilter::default`].
+    pub const DEFAULT_LIMIT: u32 = 50;
+}
+
+impl Default for CallFilter {
+    /// Every call, first page of [`CallFilter::DEFAULT_LIMIT`].
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            agent_id: None,
+            status: None,
+            after: None,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts a call, or replaces every column of the call with the same id.
+static UPSERT_CALL: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<&str> = CALL_COLUMNS.split(',').map(str::trim).collect();
+    let updates = columns
+        .iter()
+        .filter(|c| **c != "id")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO calls ({CALL_COLUMNS}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {updates}",
+        placeholders(columns.len())
+    )
+});
+
+/// Inserts one event.
+static INSERT_EVENT: LazyLock<String> = LazyLock::new(|| {
+    let count = EVENT_COLUMNS.split(',').count();
+    format!(
+        "INSERT INTO call_events ({EVENT_COLUMNS}) VALUES ({})",
+        placeholders(count)
+    )
+});
+
+/// Every call that is not final, oldest first. The statuses are written out as literals,
+/// as in the `calls_live` partial index, so that PostgreSQL can use that index.
+static LIVE_CALLS: LazyLock<String> = LazyLock::new(|| {
+    let live = CallStatus::ALL
+        .into_iter()
+        .filter(|s| !s.is_final())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("SELECT {CALL_COLUMNS} FROM calls WHERE status IN ({live}) ORDER BY id")
+});
+
+impl SqlStore {
+    /// Calls matching `filter`, newest first, at most `filter.limit` of them. Pass the
+    /// last id of a page as `filter.after` to get the next page.
+    pub async fn list_calls(&self, filter: &CallFilter) -> Result<Vec<Call>, StoreError> {
+        if filter.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        let mut condition = |column_test: &str, value: String| {
+            values.push(value);
+            conditions.push(format!("{column_test} ${}", values.len()));
+        };
+        if let Some(client) = filter.client_id {
+            condition("client_id =", client.to_string());
+        }
+        if let Some(agent) = filter.agent_id {
+            condition("agent_id =", agent.to_string());
+        }
+        if let Some(status) = filter.status {
+            condition("status =", status.as_str().to_string());
+        }
+        if let Some(after) = filter.after {
+            condition("id <", after.to_string());
+        }
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM calls{where_clause} ORDER BY id DESC LIMIT ${}",
+            values.len() + 1
+        );
+        let mut query = sqlx::query(&sql);
+        for value in values {
+            query = query.bind(value);
+        }
+        query
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| error("listing calls", e))?
+            .iter()
+            .map(rows::call)
+            .collect()
+    }
+
+    /// A call's history, oldest first (by time, then by id for events of the same
+    /// millisecond). Empty for an unknown call.
+    pub async fn call_events(&self, id: CallId) -> Result<Vec<CallEvent>, StoreError> {
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM call_events WHERE call_id = $1 ORDER BY at, id");
+        sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| error(format!("reading the events of call {id}"), e))?
+            .iter()
+            .map(rows::event)
+            .collect()
+    }
+
+    /// The call `sql` selects with `values` bound in order, if any; `what` names it in errors.
+    async fn find_call(
+        &self,
+        sql: &str,
+        values: &[&str],
+        what: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let mut query = sqlx::query(sql);
+        for value in values {
+            query = query.bind(*value);
+        }
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| error(format!("reading {what}"), e))?;
+        row.as_ref().map(rows::call).transpose()
+    }
+}
+
+/// Inserts `events` inside `tx`.
+async fn insert_events(
+    tx: &mut Transaction<'_, Any>,
+    events: &[CallEvent],
+) -> Result<(), StoreError> {
+    for event in events {
+        rows::bind_event(sqlx::query(&INSERT_EVENT), event)?
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                error(
+                    format!("inserting event {} of call {}", event.id, event.call_id),
+                    e,
+                )
+            })?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl CallStore for SqlStore {
+    async fn save_call(&self, call: &Call, events: &[CallEvent]) -> Result<(), StoreError> {
+        let context = || format!("saving call {}", call.id);
+        let mut tx = self.pool.begin().await.map_err(|e| error(context(), e))?;
+        rows::bind_call(sqlx::query(&UPSERT_CALL), call)?
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| error(context(), e))?;
+        insert_events(&mut tx, events).await?;
+        // Dropping `tx` on an earlier error rolls the whole save back.
+        tx.commit().await.map_err(|e| error(context(), e))
+    }
+
+    async fn append_events(&self, events: &[CallEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let context = "appending call events";
+        let mut tx = self.pool.begin().await.map_err(|e| error(context, e))?;
+        insert_events(&mut tx, events).await?;
+        tx.commit().await.map_err(|e| error(context, e))
+    }
+
+    async fn load_call(&self, id: CallId) -> Result<Option<Call>, StoreError> {
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
+        self.find_call(&sql, &[&id.to_string()], &format!("call {id}"))
+            .await
+    }
+
+    /// Should a provider ever reuse an id, the newest call with it wins.
+    async fn find_by_provider_id(
+        &self,
+        provider: &str,
+        provider_call_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE provider = $1 AND provider_call_id = $2 \
+             ORDER BY id DESC LIMIT 1"
+        );
+        let what = format!("the call {provider} knows as {provider_call_id}");
+        self.find_call(&sql, &[provider, provider_call_id], &what)
+            .await
+    }
+
+    async fn live_calls(&self) -> Result<Vec<Call>, StoreError> {
+        sqlx::query(&LIVE_CALLS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| error("listing live calls", e))?
+            .iter()
+            .map(rows::call)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upsert_writes_every_column_and_replaces_all_but_the_id() {
+        let sql = UPSERT_CALL.as_str();
+        assert!(sql.contains("$21)"), "{sql}");
+        assert!(!sql.contains("$22"), "{sql}");
+        assert!(
+            sql.contains("recording_url = excluded.recording_url"),
+            "{sql}"
+        );
+        assert!(!sql.contains(" id = excluded.id"), "{sql}");
+    }
+
+    #[test]
+    fn live_calls_are_the_statuses_that_are_not_final() {
+        assert!(LIVE_CALLS.contains("('queued', 'initiated', 'ringing', 'in-progress')"));
+    }
+}
