@@ -14,6 +14,7 @@ use callvisor_actors::ports::{
 use chrono::Days;
 use reqwest::header::RETRY_AFTER;
 use std::collections::HashSet;
+use std::fmt;
 use std::time::Duration;
 use url::Url;
 
@@ -32,7 +33,7 @@ const STATUS_CALLBACK_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "
 const MAX_PAGES: usize = 10_000;
 
 /// Where and how to reach Twilio.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TwilioConfig {
     /// The account the calls are placed on (`AC…`); also the Basic auth user.
     pub account_sid: String,
@@ -59,7 +60,7 @@ pub enum TwilioSetupError {
 }
 
 /// Twilio's voice API behind the [`Provider`] port.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TwilioProvider {
     account_sid: String,
     auth_token: String,
@@ -68,6 +69,28 @@ pub struct TwilioProvider {
     http: reqwest::Client,
     /// Calls per page when listing; Twilio's maximum unless a test wants many pages.
     page_size: u32,
+}
+
+// The auth token is a credential: it is never printed.
+impl fmt::Debug for TwilioConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"<redacted>")
+            .field("api_base", &self.api_base)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for TwilioProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioProvider")
+            .field("account_sid", &self.account_sid)
+            .field("base", &self.base.as_str())
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TwilioProvider {
@@ -280,6 +303,8 @@ impl Provider for TwilioProvider {
                 ));
             }
             let page: CallPage = self.execute_json(self.http.get(url.clone())).await?;
+            // Calls with no time at all cannot be placed in the range; keep them rather
+            // than lose a call the API itself chose to list.
             for call in page.calls {
                 let in_range = call
                     .listed_at()
@@ -349,6 +374,19 @@ mod tests {
             "http://127.0.0.1:9/2010-04-01/Accounts/AC1/Calls.json?Page=1"
         );
         assert!(p.next_page_url("https://evil.example/steal").is_err());
+    }
+
+    #[test]
+    fn never_prints_the_token() {
+        let config = TwilioConfig {
+            account_sid: "AC1".into(),
+            auth_token: "secret-token".into(),
+            api_base: "https://api.twilio.com".into(),
+            request_timeout: Duration::from_secs(1),
+        };
+        assert!(!format!("{config:?}").contains("secret-token"));
+        let p = TwilioProvider::new(config).unwrap();
+        assert!(!format!("{p:?}").contains("secret-token"));
     }
 
     #[test]
