@@ -1,0 +1,512 @@
+//! The Twilio voice API client: the [`Provider`] port over Twilio's REST API 2010-04-01.
+//!
+//! Requests follow Twilio's OpenAPI description of the Calls endpoints: form-encoded
+//! bodies, HTTP Basic with the account sid and auth token, JSON answers. The same client
+//! dials the embedded simulator (see `crate::sim`) by pointing `api_base` at it.
+
+use super::errors::{from_send_error, from_status};
+use super::resource::{CallPage, CallResource};
+use super::status::map_status;
+use async_trait::async_trait;
+use callvisor_actors::ports::{
+    CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+};
+use chrono::Days;
+use reqwest::header::RETRY_AFTER;
+use std::collections::HashSet;
+use std::fmt;
+use std::time::Duration;
+use url::Url;
+
+/// The most calls Twilio returns in one page of the Calls list.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// The longest ring Twilio allows, in seconds.
+pub const MAX_RING_SECONDS: u64 = 600;
+
+/// The call-progress events we subscribe to: all of them, so every step of a call is
+/// heard about (the final one Twilio sends regardless).
+const STATUS_CALLBACK_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
+
+/// A stop for a `next_page_uri` chain that never ends (a misbehaving server): far more
+/// pages than any real day of calls at 1000 per page.
+const MAX_PAGES: usize = 10_000;
+
+/// Where and how to reach Twilio.
+#[derive(Clone)]
+pub struct TwilioConfig {
+    /// The account the calls are placed on (`AC…`); also the Basic auth user.
+    pub account_sid: String,
+    /// The account's auth token: the Basic auth password, and the key Twilio signs its
+    /// webhooks with.
+    pub auth_token: String,
+    /// Scheme and host of the API, e.g. `https://api.twilio.com`; the simulator's base
+    /// URL in development and tests.
+    pub api_base: String,
+    /// Longest wait for one request, connection included. A create that times out is
+    /// reported as [`ProviderError::Ambiguous`]: it may have dialed.
+    pub request_timeout: Duration,
+}
+
+/// Why a [`TwilioProvider`] could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TwilioSetupError {
+    /// `api_base` is not an absolute http(s) URL.
+    #[error("invalid Twilio API base URL '{0}'")]
+    BadBase(String),
+    /// The HTTP client could not be built (TLS backend initialisation).
+    #[error("could not build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Twilio's voice API behind the [`Provider`] port.
+#[derive(Clone)]
+pub struct TwilioProvider {
+    account_sid: String,
+    auth_token: String,
+    /// `api_base`, parsed once so every request URL is built from segments.
+    base: Url,
+    http: reqwest::Client,
+    /// Calls per page when listing; Twilio's maximum unless a test wants many pages.
+    page_size: u32,
+}
+
+// The auth token is a credential: it is never printed.
+impl fmt::Debug for TwilioConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"<redacted>")
+            .field("api_base", &self.api_base)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for TwilioProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioProvider")
+            .field("account_sid", &self.account_sid)
+            .field("base", &self.base.as_str())
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TwilioProvider {
+    /// A client for the account in `config`.
+    pub fn new(config: TwilioConfig) -> Result<Self, TwilioSetupError> {
+        let base = Url::parse(&config.api_base)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
+            .ok_or_else(|| TwilioSetupError::BadBase(config.api_base.clone()))?;
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout)
+            // Twilio's API does not redirect; following one would turn a POST into a GET.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("callvisor/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TwilioSetupError::Client(e.to_string()))?;
+        Ok(Self {
+            account_sid: config.account_sid,
+            auth_token: config.auth_token,
+            base,
+            http,
+            page_size: MAX_PAGE_SIZE,
+        })
+    }
+
+    /// The same client listing `page_size` calls per page (clamped to 1..=1000), so
+    /// paging can be exercised with a handful of calls.
+    pub fn with_page_size(mut self, page_size: u32) -> Self {
+        self.page_size = page_size.clamp(1, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// `{base}/2010-04-01/Accounts/{sid}/{tail…}`, each segment percent-encoded.
+    fn account_url(&self, tail: &[&str]) -> Result<Url, ProviderError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ProviderError::Connect("API base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(["2010-04-01", "Accounts", self.account_sid.as_str()])
+            .extend(tail);
+        Ok(url)
+    }
+
+    fn calls_url(&self) -> Result<Url, ProviderError> {
+        self.account_url(&["Calls.json"])
+    }
+
+    fn call_url(&self, sid: &str) -> Result<Url, ProviderError> {
+        self.account_url(&["Calls", &format!("{sid}.json")])
+    }
+
+    /// A `next_page_uri` (relative to the API base) as an absolute URL. Absolute URIs
+    /// are refused: following one would send our credentials wherever it points.
+    fn next_page_url(&self, uri: &str) -> Result<Url, ProviderError> {
+        if !uri.starts_with('/') {
+            return Err(ProviderError::Protocol(format!(
+                "next_page_uri is not relative to the API: {uri}"
+            )));
+        }
+        let joined = format!("{}{uri}", self.base.as_str().trim_end_matches('/'));
+        Url::parse(&joined).map_err(|e| ProviderError::Protocol(format!("bad next_page_uri: {e}")))
+    }
+
+    /// Sends an authenticated request and returns the body of a 2xx answer.
+    async fn execute(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
+        let response = request
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::debug!(error = %e, "twilio request failed");
+                from_send_error(&e)
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return response.bytes().await.map(|b| b.to_vec()).map_err(|e| {
+                if e.is_timeout() {
+                    ProviderError::Ambiguous
+                } else {
+                    ProviderError::Protocol(format!("reading the response: {e}"))
+                }
+            });
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.bytes().await.unwrap_or_default();
+        let error = from_status(status.as_u16(), retry_after.as_deref(), &body);
+        tracing::debug!(status = status.as_u16(), error = %error, "twilio refused a request");
+        Err(error)
+    }
+
+    /// Sends a request and reads its JSON answer as `T`.
+    async fn execute_json<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ProviderError> {
+        let body = self.execute(request).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| ProviderError::Protocol(format!("undecodable JSON from Twilio: {e}")))
+    }
+}
+
+/// Ring time in whole seconds as Twilio takes it: rounded up, at least 1, at most 600.
+fn ring_seconds(ring: Duration) -> u64 {
+    let whole = ring.as_secs() + u64::from(ring.subsec_nanos() > 0);
+    whole.clamp(1, MAX_RING_SECONDS)
+}
+
+/// The create-call form: one pair per parameter, `StatusCallbackEvent` repeated.
+fn create_form(request: &DialRequest) -> Vec<(&'static str, String)> {
+    let mut form = vec![
+        ("To", request.to.as_str().to_string()),
+        ("From", request.from.as_str().to_string()),
+        ("Url", request.answer_url.clone()),
+        ("StatusCallback", request.status_callback_url.clone()),
+        ("StatusCallbackMethod", "POST".to_string()),
+    ];
+    form.extend(
+        STATUS_CALLBACK_EVENTS
+            .iter()
+            .map(|e| ("StatusCallbackEvent", e.to_string())),
+    );
+    form.push(("Timeout", ring_seconds(request.ring_timeout).to_string()));
+    form
+}
+
+/// The list query for the first page. Twilio filters `StartTime` by whole UTC days:
+/// `StartTime>` keeps calls started on or after a day, `StartTime<` those started before
+/// one; asking for the day after `started_before` makes the window cover the whole last
+/// day whichever way the bound is read. The exact bounds are applied to what comes back.
+fn list_params(query: &CallListQuery, page_size: u32) -> Vec<(&'static str, String)> {
+    let first_day = query.started_after.date_naive();
+    let last_day = query.started_before.date_naive();
+    let after_last_day = last_day.checked_add_days(Days::new(1)).unwrap_or(last_day);
+    let mut params = vec![
+        ("StartTime>", first_day.format("%Y-%m-%d").to_string()),
+        ("StartTime<", after_last_day.format("%Y-%m-%d").to_string()),
+    ];
+    if let Some(to) = &query.to {
+        params.push(("To", to.clone()));
+    }
+    params.push(("PageSize", page_size.to_string()));
+    params
+}
+
+#[async_trait]
+impl Provider for TwilioProvider {
+    fn name(&self) -> &'static str {
+        "twilio"
+    }
+
+    async fn create_call(&self, request: &DialRequest) -> Result<DialAccepted, ProviderError> {
+        let request = self
+            .http
+            .post(self.calls_url()?)
+            .form(&create_form(request));
+        let created: CallResource = self.execute_json(request).await?;
+        let sid = created.sid()?.to_string();
+        let status = created
+            .status
+            .as_deref()
+            .map(map_status)
+            .transpose()
+            .map_err(|e| ProviderError::Protocol(e.to_string()))?
+            .unwrap_or(callvisor_actors::domain::CallStatus::Queued);
+        Ok(DialAccepted {
+            provider_call_id: sid,
+            status,
+        })
+    }
+
+    async fn fetch_call(
+        &self,
+        provider_call_id: &str,
+    ) -> Result<ProviderCallRecord, ProviderError> {
+        let request = self.http.get(self.call_url(provider_call_id)?);
+        let call: CallResource = self.execute_json(request).await?;
+        call.into_record()
+    }
+
+    async fn hang_up(&self, provider_call_id: &str, how: HangUp) -> Result<(), ProviderError> {
+        let status = match how {
+            HangUp::Cancel => "canceled",
+            HangUp::Complete => "completed",
+        };
+        let request = self
+            .http
+            .post(self.call_url(provider_call_id)?)
+            .form(&[("Status", status)]);
+        self.execute(request).await.map(drop)
+    }
+
+    async fn list_calls(
+        &self,
+        query: &CallListQuery,
+    ) -> Result<Vec<ProviderCallRecord>, ProviderError> {
+        let mut url = self.calls_url()?;
+        url.query_pairs_mut()
+            .extend_pairs(list_params(query, self.page_size));
+        let mut seen_pages = HashSet::new();
+        let mut records = Vec::new();
+        loop {
+            if !seen_pages.insert(url.clone()) || seen_pages.len() > MAX_PAGES {
+                return Err(ProviderError::Protocol(
+                    "the call list's next_page_uri chain does not end".into(),
+                ));
+            }
+            let page: CallPage = self.execute_json(self.http.get(url.clone())).await?;
+            // Calls with no time at all cannot be placed in the range; keep them rather
+            // than lose a call the API itself chose to list.
+            for call in page.calls {
+                let in_range = call
+                    .listed_at()
+                    .is_none_or(|t| t >= query.started_after && t <= query.started_before);
+                if in_range {
+                    records.push(call.into_record()?);
+                }
+            }
+            match page.next_page_uri.as_deref().filter(|u| !u.is_empty()) {
+                Some(next) => url = self.next_page_url(next)?,
+                None => return Ok(records),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callvisor_actors::domain::PhoneNumber;
+    use chrono::{TimeZone, Utc};
+
+    fn provider(base: &str) -> TwilioProvider {
+        TwilioProvider::new(TwilioConfig {
+            account_sid: "AC0123456789abcdef0123456789abcdef".into(),
+            auth_token: "token".into(),
+            api_base: base.into(),
+            request_timeout: Duration::from_millis(300),
+        })
+        .unwrap()
+    }
+
+    fn dial() -> DialRequest {
+        DialRequest {
+            to: PhoneNumber::from_trusted("+14155550101".into()),
+            from: PhoneNumber::from_trusted("+14155550000".into()),
+            answer_url: "https://bot.example/answer".into(),
+            status_callback_url: "https://cv.example/webhooks/twilio?call_id=1".into(),
+            ring_timeout: Duration::from_secs(30),
+        }
+    }
+
+    #[test]
+    fn builds_urls_from_the_base() {
+        for base in ["https://api.twilio.com", "https://api.twilio.com/"] {
+            let p = provider(base);
+            assert_eq!(
+                p.calls_url().unwrap().as_str(),
+                "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Calls.json"
+            );
+            assert_eq!(
+                p.call_url("CA01").unwrap().as_str(),
+                "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Calls/CA01.json"
+            );
+        }
+        // An id cannot escape its path segment.
+        let p = provider("http://127.0.0.1:9");
+        assert!(p
+            .call_url("../x?y")
+            .unwrap()
+            .path()
+            .ends_with("/Calls/..%2Fx%3Fy.json"));
+        assert_eq!(
+            p.next_page_url("/2010-04-01/Accounts/AC1/Calls.json?Page=1")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/2010-04-01/Accounts/AC1/Calls.json?Page=1"
+        );
+        assert!(p.next_page_url("https://evil.example/steal").is_err());
+    }
+
+    #[test]
+    fn never_prints_the_token() {
+        let config = TwilioConfig {
+            account_sid: "AC1".into(),
+            auth_token: "secret-token".into(),
+            api_base: "https://api.twilio.com".into(),
+            request_timeout: Duration::from_secs(1),
+        };
+        assert!(!format!("{config:?}").contains("secret-token"));
+        let p = TwilioProvider::new(config).unwrap();
+        assert!(!format!("{p:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn refuses_a_bad_base() {
+        for base in ["api.twilio.com", "ftp://api.twilio.com", "mailto:x@y"] {
+            let r = TwilioProvider::new(TwilioConfig {
+                account_sid: "AC1".into(),
+                auth_token: "t".into(),
+                api_base: base.into(),
+                request_timeout: Duration::from_secs(1),
+            });
+            assert!(matches!(r, Err(TwilioSetupError::BadBase(_))), "{base}");
+        }
+    }
+
+    #[test]
+    fn create_form_has_every_parameter_once_and_events_repeated() {
+        let form = create_form(&dial());
+        let get = |k: &str| {
+            form.iter()
+                .filter(|(n, _)| *n == k)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(get("To"), ["+14155550101"]);
+        assert_eq!(get("From"), ["+14155550000"]);
+        assert_eq!(get("Url"), ["https://bot.example/answer"]);
+        assert_eq!(
+            get("StatusCallback"),
+            ["https://cv.example/webhooks/twilio?call_id=1"]
+        );
+        assert_eq!(get("StatusCallbackMethod"), ["POST"]);
+        assert_eq!(
+            get("StatusCallbackEvent"),
+            ["initiated", "ringing", "answered", "completed"]
+        );
+        assert_eq!(get("Timeout"), ["30"]);
+        let encoded = serde_urlencoded::to_string(&form).unwrap();
+        assert!(encoded.contains("StatusCallbackEvent=initiated&StatusCallbackEvent=ringing"));
+        assert!(encoded.contains("To=%2B14155550101"));
+    }
+
+    #[test]
+    fn ring_timeout_is_whole_seconds_within_twilio_limits() {
+        assert_eq!(ring_seconds(Duration::from_secs(30)), 30);
+        assert_eq!(ring_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(ring_seconds(Duration::ZERO), 1);
+        assert_eq!(ring_seconds(Duration::from_secs(3600)), 600);
+    }
+
+    #[test]
+    fn list_asks_for_whole_days_covering_the_range() {
+        let q = CallListQuery {
+            started_after: Utc.with_ymd_and_hms(2025, 3, 1, 23, 0, 0).unwrap(),
+            started_before: Utc.with_ymd_and_hms(2025, 3, 2, 1, 0, 0).unwrap(),
+            to: Some("+14155550101".into()),
+        };
+        let params = list_params(&q, 1000);
+        assert_eq!(
+            params,
+            vec![
+                ("StartTime>", "2025-03-01".to_string()),
+                ("StartTime<", "2025-03-03".to_string()),
+                ("To", "+14155550101".to_string()),
+                ("PageSize", "1000".to_string()),
+            ]
+        );
+        let mut url = Url::parse("https://api.twilio.com/Calls.json").unwrap();
+        url.query_pairs_mut().extend_pairs(params);
+        assert_eq!(
+            url.query(),
+            Some("StartTime%3E=2025-03-01&StartTime%3C=2025-03-03&To=%2B14155550101&PageSize=1000")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        // Bind then drop, so the port is (almost certainly) closed.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let p = provider(&format!("http://127.0.0.1:{port}"));
+        assert!(matches!(
+            p.create_call(&dial()).await,
+            Err(ProviderError::Connect(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn no_answer_after_sending_is_ambiguous() {
+        // A server that accepts and reads but never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let p = provider(&format!("http://{addr}"));
+        assert_eq!(p.create_call(&dial()).await, Err(ProviderError::Ambiguous));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_answer_is_a_protocol_error() {
+        use axum::routing::post;
+        let app = axum::Router::new().route(
+            "/2010-04-01/Accounts/{sid}/Calls.json",
+            post(|| async { (axum::http::StatusCode::CREATED, "<Response/>") }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let p = provider(&format!("http://{addr}"));
+        assert!(matches!(
+            p.create_call(&dial()).await,
+            Err(ProviderError::Protocol(_))
+        ));
+        server.abort();
+    }
+}
