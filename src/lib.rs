@@ -9,8 +9,14 @@
 //! - [`providers`]: HTTP clients and webhook parsers for each telephony provider.
 //! - [`sim`]: the provider simulator, the embedded default provider.
 //! - [`http`]: the axum front end; it validates requests and sends messages into the tree.
-//! - [`server`]: start-up and shutdown: storage, simulator, tree, HTTP, signals.
+//! - [`server`]: start-up and shutdown: storage, simulator, tree, HTTP.
+//! - [`secret`], [`telemetry`]: the token secret; logs and the Prometheus recorder.
 
+pub mod config;
+pub mod http;
 pub mod providers;
+pub mod secret;
+pub mod server;
 pub mod sim;
 pub mod store;
+pub mod telemetry;

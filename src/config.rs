@@ -1,0 +1,242 @@
+//! Command line and environment. Every setting has a flag and an environment variable;
+//! the README lists them all with their defaults.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// callvisor: dials calls within every limit, never twice, never lost.
+#[derive(Parser, Debug)]
+#[command(name = "callvisor", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings of `serve`, the default command.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Run the provider simulator on its own.
+    Sim(SimArgs),
+    /// Print a signed API token.
+    Token(TokenArgs),
+}
+
+/// Which provider calls are placed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProviderKind {
+    /// The built-in simulator, started in-process: no real calls.
+    Sim,
+    /// Twilio's Calls API.
+    Twilio,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings of the server (and of the commands that share its database and secret).
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address the server binds.
+    #[arg(
+        long,
+        env = "CALLVISOR_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// Base URL the provider calls back; signatures are checked against it.
+    /// Default: http:// + the listen address.
+    #[arg(long, env = "CALLVISOR_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// SQLite or PostgreSQL URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://./data/callvisor.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// Where the server keeps its generated secret.
+    #[arg(
+        long,
+        env = "CALLVISOR_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// HS256 secret for API tokens. Default: generated once and kept in the data directory.
+    #[arg(
+        long,
+        env = "CALLVISOR_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// Provider to dial through.
+    #[arg(
+        long,
+        env = "CALLVISOR_PROVIDER",
+        value_enum,
+        default_value = "sim",
+        global = true
+    )]
+    pub provider: ProviderKind,
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", global = true)]
+    pub twilio_account_sid: Option<String>,
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true, global = true)]
+    pub twilio_auth_token: Option<String>,
+    #[arg(
+        long,
+        env = "TWILIO_API_BASE",
+        default_value = "https://api.twilio.com",
+        global = true
+    )]
+    pub twilio_api_base: String,
+    /// Caller id used when neither the request nor the agent names one.
+    #[arg(long, env = "CALLVISOR_CALLER_ID", global = true)]
+    pub caller_id: Option<String>,
+    /// System-wide concurrent calls.
+    #[arg(long, env = "GLOBAL_MAX_CALLS", default_value_t = 50, global = true)]
+    pub global_max_calls: u32,
+    /// A call that hears nothing this long ends as `timeout`.
+    #[arg(
+        long,
+        env = "CALL_TIMEOUT_MINUTES",
+        default_value_t = 10,
+        global = true
+    )]
+    pub call_timeout_minutes: u64,
+    /// How long to let a phone ring before the provider gives up, in seconds.
+    #[arg(
+        long,
+        env = "CALLVISOR_RING_TIMEOUT_SECONDS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub ring_timeout_seconds: u64,
+    /// How long a shutdown may take before the process exits anyway, in seconds.
+    #[arg(
+        long,
+        env = "CALLVISOR_SHUTDOWN_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub shutdown_timeout_seconds: u64,
+    /// `text` or `json` logs (the filter is `RUST_LOG`, default `info`).
+    #[arg(
+        long,
+        env = "CALLVISOR_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// Behaviour of the embedded simulator (provider `sim`).
+    #[command(flatten)]
+    pub sim: SimBehaviour,
+}
+
+impl ServeArgs {
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_secs(self.call_timeout_minutes * 60)
+    }
+}
+
+/// How the simulator behaves.
+#[derive(Args, Debug, Clone)]
+pub struct SimBehaviour {
+    /// Share of calls answered (0..1).
+    #[arg(long, env = "SIM_ANSWER_RATE", default_value_t = 0.8, global = true)]
+    pub sim_answer_rate: f64,
+    /// Share of calls busy (0..1).
+    #[arg(long, env = "SIM_BUSY_RATE", default_value_t = 0.1, global = true)]
+    pub sim_busy_rate: f64,
+    /// Share of calls failed (0..1); the rest ring out unanswered.
+    #[arg(long, env = "SIM_FAIL_RATE", default_value_t = 0.05, global = true)]
+    pub sim_fail_rate: f64,
+    /// Ring time range in seconds, `MIN-MAX`.
+    #[arg(long, env = "SIM_RING_SECONDS", default_value = "1-3", global = true)]
+    pub sim_ring_seconds: SecondsRange,
+    /// Talk time range in seconds, `MIN-MAX`.
+    #[arg(long, env = "SIM_TALK_SECONDS", default_value = "2-6", global = true)]
+    pub sim_talk_seconds: SecondsRange,
+    /// Account SID the simulator accepts.
+    #[arg(
+        long,
+        env = "SIM_ACCOUNT_SID",
+        default_value = "AC00000000000000000000000000000000",
+        global = true
+    )]
+    pub sim_account_sid: String,
+    /// Auth token the simulator accepts and signs callbacks with.
+    #[arg(
+        long,
+        env = "SIM_AUTH_TOKEN",
+        default_value = "sim-auth-token",
+        global = true
+    )]
+    pub sim_auth_token: String,
+}
+
+/// Settings of `callvisor sim`.
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// Address the standalone simulator binds.
+    #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:8090")]
+    pub sim_listen: SocketAddr,
+}
+
+/// Settings of `callvisor token`.
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// `super_admin`, `admin`, `manager` or `viewer`.
+    #[arg(long)]
+    pub role: crate::http::auth::Role,
+    /// The client (tenant) id; required for every role but super_admin.
+    #[arg(long)]
+    pub client: Option<callvisor_actors::domain::ClientId>,
+    /// Lifetime, e.g. `1h`, `30d`.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+    /// Subject (who the token is for).
+    #[arg(long, default_value = "cli")]
+    pub sub: String,
+}
+
+/// A `MIN-MAX` range of seconds (or one number for a fixed time).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SecondsRange(pub Duration, pub Duration);
+
+impl std::str::FromStr for SecondsRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parse = |v: &str| {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("'{v}' is not a number of seconds"))
+        };
+        let (min, max) = match s.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => (parse(s)?, parse(s)?),
+        };
+        if min > max {
+            return Err(format!("range '{s}' has its minimum above its maximum"));
+        }
+        Ok(Self(min, max))
+    }
+}

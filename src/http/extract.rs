@@ -1,0 +1,72 @@
+//! Request extractors that answer bad input in the API's envelope instead of axum's
+//! plain-text rejections: JSON bodies (unknown fields, wrong types, too large) and
+//! query strings.
+
+use super::error::ApiError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+/// Largest JSON body accepted, in bytes.
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body, rejected in the envelope.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::payload_too_large(JSON_BODY_LIMIT);
+    }
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::validation("expected a JSON body with Content-Type: application/json")
+        }
+        JsonRejection::JsonDataError(e) => ApiError::validation(e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => ApiError::validation(e.body_text()),
+        other => ApiError::validation(other.body_text()),
+    }
+}
+
+/// A query string, rejected in the envelope.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::validation(e.body_text()))
+            }
+            Err(other) => Err(ApiError::validation(other.body_text())),
+        }
+    }
+}
+
+/// Parses an id from a path segment, naming the parameter when it is malformed.
+pub fn parse_id<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::invalid_field(name, "is not a valid id"))
+}

@@ -1,0 +1,86 @@
+//! The axum front end. It validates requests, authenticates callers and providers, and
+//! sends messages into the actor tree; it holds no call state of its own.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod metrics_layer;
+pub mod routes;
+pub mod validate;
+
+use crate::store::SqlStore;
+use auth::JwtKeys;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use callvisor_actors::domain::PhoneNumber;
+use callvisor_actors::ports::Clock;
+use callvisor_actors::root::Tree;
+use metrics_exporter_prometheus::PrometheusHandle;
+use routes::{agents, calls, clients, health, openapi, webhooks};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Settings for authenticating provider callbacks.
+pub struct WebhookSettings {
+    /// Base URL the provider calls back, as configured: signatures are computed over it.
+    pub public_url: String,
+    pub twilio_auth_token: String,
+}
+
+/// Defaults applied to requests that leave something out.
+pub struct CallDefaults {
+    pub caller_id: Option<PhoneNumber>,
+}
+
+/// What the health endpoints say about the provider.
+pub struct ProviderInfo {
+    pub name: String,
+    pub api_base: String,
+    pub simulated: bool,
+    pub configured: bool,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: SqlStore,
+    pub tree: Tree,
+    pub jwt: JwtKeys,
+    pub webhooks: Arc<WebhookSettings>,
+    pub defaults: Arc<CallDefaults>,
+    pub provider: Arc<ProviderInfo>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: PrometheusHandle,
+    pub started: Instant,
+}
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/clients", post(clients::create))
+        .route(
+            "/api/v1/clients/{id}",
+            get(clients::get).patch(clients::update),
+        )
+        .route("/api/v1/agents", post(agents::create).get(agents::list))
+        .route(
+            "/api/v1/agents/{id}",
+            get(agents::get)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
+        .route("/api/v1/calls/outbound", post(calls::place))
+        .route("/api/v1/calls", get(calls::list))
+        .route("/api/v1/calls/{id}", get(calls::get))
+        .route("/api/v1/calls/{id}/cancel", post(calls::cancel))
+        .route("/webhooks/twilio/status", post(webhooks::twilio_status))
+        .route("/health", get(health::health))
+        .route("/health/detailed", get(health::detailed))
+        .route("/metrics", get(metrics_layer::render))
+        .route("/openapi.json", get(openapi::document));
+    api.fallback(metrics_layer::not_found)
+        .route_layer(axum::middleware::from_fn(metrics_layer::record))
+        .layer(DefaultBodyLimit::max(extract::JSON_BODY_LIMIT))
+        .with_state(state)
+}

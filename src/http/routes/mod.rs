@@ -1,0 +1,8 @@
+//! One file per resource; each handler validates, then reads storage or messages the tree.
+
+pub mod agents;
+pub mod calls;
+pub mod clients;
+pub mod health;
+pub mod openapi;
+pub mod webhooks;

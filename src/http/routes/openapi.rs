@@ -1,0 +1,46 @@
+//! `GET /openapi.json`: the API described as OpenAPI 3, generated from the handlers.
+
+use super::{agents, calls, clients, health, webhooks};
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "callvisor", description = "Actor-based telephony supervisor. Every response is `{success, data}` or `{success: false, error: {code, message, details}}`."),
+    paths(
+        clients::create, clients::get, clients::update,
+        agents::create, agents::list, agents::get, agents::update, agents::delete,
+        calls::place, calls::get, calls::list, calls::cancel,
+        webhooks::twilio_status, health::health, health::detailed,
+    ),
+    components(schemas(
+        clients::CreateClient, clients::UpdateClient, clients::ClientView,
+        agents::CreateAgent, agents::UpdateAgent, agents::AgentView,
+        calls::OutboundCall, calls::Placed, calls::CallView, calls::EventView, calls::CallPage,
+    )),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,523 @@
+//! Black-box tests of the HTTP API against an in-process server with the embedded
+//! simulator: one call end to end, bad input, authentication, tenant isolation,
+//! webhook authentication, metrics and the OpenAPI document.
+
+mod common;
+
+use callvisor::http::auth::Role;
+use callvisor::providers::twilio::signature;
+use common::{mint, postgres_url, skip_postgres, spawn_app, Db, TestServer};
+use serde_json::json;
+use std::time::Duration;
+
+async fn place(app: &TestServer, token: &str, agent: &str, to: &str) -> common::Reply {
+    app.send(
+        "POST",
+        "/api/v1/calls/outbound",
+        Some(token),
+        Some(json!({"phoneNumber": to, "agentId": agent, "metadata": {"ticket": 42}})),
+    )
+    .await
+}
+
+async fn one_call_end_to_end(app: &TestServer) {
+    let (client, agent) = app.tenant(10).await;
+    let manager = app.token(Role::Manager, Some(client));
+    let placed = place(app, &manager, &agent, "+14155552671").await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    assert_eq!(placed.data()["status"], "queued");
+    let call_id = placed.data()["callId"].as_str().unwrap().to_string();
+
+    let call = app
+        .wait_final(&manager, &call_id, Duration::from_secs(20))
+        .await;
+    assert_eq!(call["status"], "completed", "{call}");
+    assert_eq!(call["metadata"]["ticket"], 42);
+    assert!(call["durationSeconds"].as_i64().is_some(), "{call}");
+    assert!(call["providerCallId"].as_str().unwrap().starts_with("CA"));
+    assert!(call["answeredAt"].is_string() && call["endedAt"].is_string());
+    let webhooks: Vec<&str> = call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "webhook")
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for status in ["initiated", "ringing", "in-progress", "completed"] {
+        assert!(
+            webhooks.contains(&status),
+            "history lacks the {status} webhook: {webhooks:?}"
+        );
+    }
+
+    let listed = app
+        .send(
+            "GET",
+            "/api/v1/calls?status=completed",
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert_eq!(listed.data()["calls"][0]["id"], call_id.as_str());
+}
+
+#[tokio::test]
+async fn a_placed_call_reaches_its_final_status_with_each_webhook_in_its_history() {
+    let app = spawn_app(Db::Sqlite, &[]).await;
+    one_call_end_to_end(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_placed_call_reaches_its_final_status_on_postgres() {
+    let Some(base) = postgres_url() else {
+        return skip_postgres("a_placed_call_reaches_its_final_status_on_postgres");
+    };
+    let url = common::fresh_postgres_database(&base).await;
+    let app = spawn_app(Db::Postgres(url), &[]).await;
+    one_call_end_to_end(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_in_the_envelope_and_changes_nothing() {
+    let app = spawn_app(Db::Sqlite, &[]).await;
+    let (client, agent) = app.tenant(10).await;
+    let manager = app.token(Role::Manager, Some(client));
+
+    let r = place(&app, &manager, &agent, "555-0100").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "INVALID_PHONE_NUMBER"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["success"], false);
+    assert_eq!(r.body["error"]["details"]["field"], "phoneNumber");
+
+    let r = place(
+        &app,
+        &manager,
+        &uuid::Uuid::now_v7().to_string(),
+        "+14155552671",
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (404, "AGENT_NOT_FOUND"));
+
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/calls/outbound",
+            Some(&manager),
+            Some(json!({"phoneNumber": "+14155552671", "agentId": agent, "colour": "blue"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour"),
+        "{}",
+        r.body
+    );
+
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/calls/outbound",
+            Some(&manager),
+            Some(json!({"phoneNumber": "+14155552671", "agentId": agent, "priority": "urgent"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "VALIDATION_ERROR"),
+        "unknown enum value"
+    );
+
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/calls/outbound",
+            Some(&manager),
+            Some(json!({"phoneNumber": "+14155552671", "agentId": agent, "metadata": {"blob": huge}})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (413, "PAYLOAD_TOO_LARGE"));
+
+    let root = app.token(Role::SuperAdmin, None);
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/clients",
+            Some(&root),
+            Some(json!({"name": "X", "maxConcurrentCalls": 0})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/clients",
+            Some(&root),
+            Some(json!({"name": "X", "timezone": "Mars/Olympus"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("timezone"));
+    let r = app
+        .send("GET", "/api/v1/calls?limit=0", Some(&manager), None)
+        .await;
+    assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+    let r = app
+        .send(
+            "GET",
+            "/api/v1/calls?status=ringingish",
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+    let r = app
+        .send("GET", "/api/v1/calls/not-an-id", Some(&manager), None)
+        .await;
+    assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+
+    let listed = app.send("GET", "/api/v1/calls", Some(&manager), None).await;
+    assert_eq!(
+        listed.data()["calls"],
+        json!([]),
+        "no bad request created a call"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn requests_need_a_valid_unexpired_token_and_a_sufficient_role() {
+    let app = spawn_app(Db::Sqlite, &[]).await;
+    let (client, agent) = app.tenant(10).await;
+    let r = app.send("GET", "/api/v1/calls", None, None).await;
+    assert_eq!((r.status, r.code()), (401, "UNAUTHORIZED"));
+    let r = app
+        .send("GET", "/api/v1/calls", Some("not.a.token"), None)
+        .await;
+    assert_eq!((r.status, r.code()), (401, "UNAUTHORIZED"));
+    let forged = mint(
+        &callvisor::http::auth::JwtKeys::new(b"another-secret-entirely!"),
+        Role::Manager,
+        Some(client),
+        3600,
+    );
+    let r = app.send("GET", "/api/v1/calls", Some(&forged), None).await;
+    assert_eq!((r.status, r.code()), (401, "UNAUTHORIZED"));
+    let expired = mint(&app.jwt, Role::Manager, Some(client), -3600);
+    let r = app.send("GET", "/api/v1/calls", Some(&expired), None).await;
+    assert_eq!((r.status, r.code()), (401, "UNAUTHORIZED"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+
+    let viewer = app.token(Role::Viewer, Some(client));
+    let r = place(&app, &viewer, &agent, "+14155552671").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "FORBIDDEN"),
+        "a viewer cannot place calls"
+    );
+    let manager = app.token(Role::Manager, Some(client));
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/clients",
+            Some(&manager),
+            Some(json!({"name": "Mine"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "FORBIDDEN"),
+        "only super_admin creates clients"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_principal_never_sees_or_touches_another_clients_data() {
+    let app = spawn_app(Db::Sqlite, &["--sim-ring-seconds", "30"]).await;
+    let (client_a, _) = app.tenant(10).await;
+    let (client_b, agent_b) = app.tenant(10).await;
+    let manager_b = app.token(Role::Manager, Some(client_b));
+    let placed = place(&app, &manager_b, &agent_b, "+14155552671").await;
+    let call_b = placed.data()["callId"].as_str().unwrap().to_string();
+
+    let manager_a = app.token(Role::Manager, Some(client_a));
+    let admin_a = app.token(Role::Admin, Some(client_a));
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/calls/{call_b}"),
+            Some(&manager_a),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "NOT_FOUND"));
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/calls/{call_b}/cancel"),
+            Some(&manager_a),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "NOT_FOUND"));
+    let r = app
+        .send("GET", "/api/v1/calls", Some(&manager_a), None)
+        .await;
+    assert_eq!(r.data()["calls"], json!([]));
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/calls?clientId={client_b}"),
+            Some(&manager_a),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = place(&app, &manager_a, &agent_b, "+14155552671").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (404, "AGENT_NOT_FOUND"),
+        "another client's agent"
+    );
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/agents/{agent_b}"),
+            Some(&admin_a),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "AGENT_NOT_FOUND"));
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/clients/{client_b}"),
+            Some(&admin_a),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "NOT_FOUND"));
+    let r = app
+        .send(
+            "PATCH",
+            &format!("/api/v1/clients/{client_b}"),
+            Some(&admin_a),
+            Some(json!({"maxConcurrentCalls": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
+    // Client B's own manager still sees its call, and can cancel it.
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/calls/{call_b}"),
+            Some(&manager_b),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/calls/{call_b}/cancel"),
+            Some(&manager_b),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.data()["status"].as_str()),
+        (200, Some("canceled")),
+        "{}",
+        r.body
+    );
+    let r = app
+        .send(
+            "POST",
+            &format!("/api/v1/calls/{call_b}/cancel"),
+            Some(&manager_b),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "INVALID_STATE"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_at_its_limit_gets_429_until_a_call_ends() {
+    let app = spawn_app(Db::Sqlite, &["--sim-ring-seconds", "30"]).await;
+    let (client, agent) = app.tenant(1).await;
+    let manager = app.token(Role::Manager, Some(client));
+    let first = place(&app, &manager, &agent, "+14155552671").await;
+    assert_eq!(first.status, 201);
+    let second = place(&app, &manager, &agent, "+14155552672").await;
+    assert_eq!(
+        (second.status, second.code()),
+        (429, "CONCURRENT_LIMIT_REACHED"),
+        "{}",
+        second.body
+    );
+    let id = first.data()["callId"].as_str().unwrap();
+    app.send(
+        "POST",
+        &format!("/api/v1/calls/{id}/cancel"),
+        Some(&manager),
+        None,
+    )
+    .await;
+    let third = place(&app, &manager, &agent, "+14155552673").await;
+    assert_eq!(third.status, 201, "the canceled call returned its slot");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_with_a_bad_signature_or_for_unknown_calls_change_nothing_and_are_counted() {
+    let app = spawn_app(Db::Sqlite, &["--sim-ring-seconds", "30"]).await;
+    let (client, agent) = app.tenant(10).await;
+    let manager = app.token(Role::Manager, Some(client));
+    let placed = place(&app, &manager, &agent, "+14155552671").await;
+    let call_id = placed.data()["callId"].as_str().unwrap().to_string();
+    let path = format!("/webhooks/twilio/status?callId={call_id}");
+    let params = vec![
+        (
+            "CallSid".to_string(),
+            "CA0123456789abcdef0123456789abcdef".to_string(),
+        ),
+        ("CallStatus".to_string(), "completed".to_string()),
+        ("CallDuration".to_string(), "99".to_string()),
+    ];
+    let form = serde_urlencoded::to_string(&params).unwrap();
+    let post = |sig: Option<String>, path: String, form: String| {
+        let mut req = app
+            .http
+            .post(format!("{}{}", app.base, path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form);
+        if let Some(s) = sig {
+            req = req.header("X-Twilio-Signature", s);
+        }
+        req.send()
+    };
+    let before = app
+        .send(
+            "GET",
+            &format!("/api/v1/calls/{call_id}"),
+            Some(&manager),
+            None,
+        )
+        .await;
+
+    let unsigned = post(None, path.clone(), form.clone()).await.unwrap();
+    assert_eq!(unsigned.status(), 403);
+    let wrong = signature::sign("not-the-token", &format!("{}{}", app.base, path), &params);
+    let forged = post(Some(wrong), path.clone(), form.clone()).await.unwrap();
+    assert_eq!(forged.status(), 403);
+    let body: serde_json::Value = forged.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "FORBIDDEN");
+
+    let after = app
+        .send(
+            "GET",
+            &format!("/api/v1/calls/{call_id}"),
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert_eq!(after.data()["status"], before.data()["status"]);
+    assert_ne!(after.data()["status"], "completed");
+    assert_eq!(
+        after.data()["events"].as_array().unwrap().len(),
+        before.data()["events"].as_array().unwrap().len(),
+        "a refused webhook leaves no trace in the history"
+    );
+
+    // Correctly signed, but about a call that does not exist.
+    let unknown_path = format!("/webhooks/twilio/status?callId={}", uuid::Uuid::now_v7());
+    let sig = signature::sign(
+        "sim-auth-token",
+        &format!("{}{}", app.base, unknown_path),
+        &params,
+    );
+    let unknown = post(Some(sig), unknown_path, form.clone()).await.unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rejected = |reason: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("callvisor_webhooks_rejected_total")
+                    && l.contains(&format!("reason=\"{reason}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(rejected("bad_signature") >= 2.0, "{metrics}");
+    assert!(rejected("unknown_call") >= 1.0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_metrics_and_the_openapi_document_are_served() {
+    let app = spawn_app(Db::Sqlite, &[]).await;
+    let (client, agent) = app.tenant(10).await;
+    let manager = app.token(Role::Manager, Some(client));
+    let placed = place(&app, &manager, &agent, "+14155552671").await;
+    let id = placed.data()["callId"].as_str().unwrap().to_string();
+    app.wait_final(&manager, &id, Duration::from_secs(20)).await;
+
+    let health = app.send("GET", "/health", None, None).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.data()["status"], "ok");
+    assert_eq!(health.data()["activeCalls"], 0);
+    let detailed = app.send("GET", "/health/detailed", None, None).await;
+    assert_eq!(detailed.status, 200, "{}", detailed.body);
+    assert_eq!(detailed.data()["status"], "healthy");
+    assert_eq!(detailed.data()["database"]["status"], "up");
+    assert_eq!(detailed.data()["provider"]["simulated"], true);
+
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains(r#"callvisor_http_request_duration_seconds_bucket{method="GET",route="/api/v1/calls/{id}""#), "{metrics}");
+    assert!(metrics.contains(r#"callvisor_calls_finished_total{status="completed"}"#));
+    assert!(metrics.contains("callvisor_active_calls"));
+    assert!(!metrics.contains(&id), "call ids never become labels");
+
+    let doc = app.send("GET", "/openapi.json", None, None).await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc.body["paths"]["/api/v1/calls/outbound"]["post"].is_object());
+    app.stop().await;
+}

@@ -1,0 +1,243 @@
+//! Shared helpers of the black-box tests: an in-process server on port 0 with its own
+//! database and the embedded simulator, a real `callvisor` process for crash tests,
+//! tokens, and a JSON client.
+
+#![allow(dead_code)]
+
+use callvisor::config::Cli;
+use callvisor::http::auth::{Claims, JwtKeys, Role};
+use callvisor::server::{self, Running};
+use callvisor_actors::domain::ClientId;
+use clap::Parser;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const SECRET: &str = "test-secret-of-thirty-two-bytes!";
+
+/// The PostgreSQL server of the PostgreSQL suite, when configured.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("CALLVISOR_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Says once, clearly, that a PostgreSQL test was skipped.
+pub fn skip_postgres(test: &str) {
+    eprintln!("PostgreSQL suite skipped ({test}): CALLVISOR_TEST_POSTGRES_URL is not set");
+}
+
+/// A fresh scratch directory.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("callvisor-{tag}-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A fresh, empty PostgreSQL database on the configured server; returns its URL.
+pub async fn fresh_postgres_database(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("cv_e2e_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(base)
+        .await
+        .expect("PostgreSQL reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(base).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Which database an in-process server uses.
+pub enum Db {
+    Sqlite,
+    Postgres(String),
+}
+
+/// An in-process server with the embedded simulator.
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub jwt: JwtKeys,
+    pub dir: PathBuf,
+}
+
+/// Starts a server; `extra` are more command-line flags (simulator behaviour, limits).
+pub async fn spawn_app(db: Db, extra: &[&str]) -> TestServer {
+    let dir = scratch_dir("app");
+    let database_url = match db {
+        Db::Sqlite => format!("sqlite://{}/callvisor.db", dir.display()),
+        Db::Postgres(url) => url,
+    };
+    let defaults: [(&str, &str); 10] = [
+        ("--listen", "127.0.0.1:0"),
+        ("--database-url", &database_url),
+        ("--data-dir", dir.to_str().unwrap()),
+        ("--jwt-secret", SECRET),
+        ("--provider", "sim"),
+        ("--sim-answer-rate", "1"),
+        ("--sim-busy-rate", "0"),
+        ("--sim-fail-rate", "0"),
+        ("--sim-ring-seconds", "0.1-0.2"),
+        ("--sim-talk-seconds", "0.2-0.3"),
+    ];
+    let mut argv: Vec<String> = vec!["callvisor".into()];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            argv.extend([flag.to_string(), value.to_string()]);
+        }
+    }
+    let cli = Cli::try_parse_from(argv).expect("valid test flags");
+    let running = server::start(&cli.serve).await.expect("server starts");
+    TestServer {
+        base: format!("http://{}", running.addr),
+        running: Some(running),
+        http: reqwest::Client::new(),
+        jwt: JwtKeys::new(SECRET.as_bytes()),
+        dir,
+    }
+}
+
+pub fn mint(jwt: &JwtKeys, role: Role, client: Option<ClientId>, ttl_seconds: i64) -> String {
+    jwt.mint(&Claims {
+        sub: "test".into(),
+        role,
+        client_id: client,
+        exp: chrono::Utc::now().timestamp() + ttl_seconds,
+    })
+    .unwrap()
+}
+
+/// A JSON response: status and body.
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+}
+
+impl TestServer {
+    pub fn token(&self, role: Role, client: Option<ClientId>) -> String {
+        mint(&self.jwt, role, client, 3600)
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        send(&self.http, &self.base, method, path, token, body).await
+    }
+
+    /// Creates a client (as super_admin) and an agent; returns their ids.
+    pub async fn tenant(&self, max_concurrent: u32) -> (ClientId, String) {
+        let root = self.token(Role::SuperAdmin, None);
+        let client = self
+            .send(
+                "POST",
+                "/api/v1/clients",
+                Some(&root),
+                Some(json!({"name": "Acme", "maxConcurrentCalls": max_concurrent})),
+            )
+            .await;
+        assert_eq!(client.status, 201, "{}", client.body);
+        let client_id: ClientId = client.data()["id"].as_str().unwrap().parse().unwrap();
+        let agent = self
+            .send(
+                "POST",
+                "/api/v1/agents",
+                Some(&root),
+                Some(json!({"name": "Renewals bot", "answerUrl": "http://bot.example/answer", "clientId": client_id})),
+            )
+            .await;
+        assert_eq!(agent.status, 201, "{}", agent.body);
+        (client_id, agent.data()["id"].as_str().unwrap().to_string())
+    }
+
+    /// Polls a call until it is final (bounded); returns its last view.
+    pub async fn wait_final(&self, token: &str, call_id: &str, within: Duration) -> Value {
+        wait_final(&self.http, &self.base, token, call_id, within).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let mut req = http.request(method.parse().unwrap(), format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request reaches the server");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply { status, body }
+}
+
+pub const FINAL: [&str; 6] = [
+    "completed",
+    "busy",
+    "no-answer",
+    "failed",
+    "canceled",
+    "timeout",
+];
+
+pub async fn wait_final(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    call_id: &str,
+    within: Duration,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let r = send(
+            http,
+            base,
+            "GET",
+            &format!("/api/v1/calls/{call_id}"),
+            Some(token),
+            None,
+        )
+        .await;
+        if r.status == 200 && FINAL.contains(&r.data()["status"].as_str().unwrap_or("")) {
+            return r.data().clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "call {call_id} not final in time: {}",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
