@@ -335,13 +335,17 @@ async fn the_token_and_migrate_commands_work_with_the_servers_own_secret_and_dat
     assert!(migrate.success());
     assert!(setup.dir.join("callvisor.db").exists());
 
+    let token_command = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("token")
+            .args(args)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (*k, v.clone())))
+            .output()
+            .unwrap()
+    };
     // No secret configured: one is generated, kept, and used by both commands.
-    let token = Command::new(BIN)
-        .args(["token", "--role", "super_admin", "--ttl", "1h"])
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
-        .output()
-        .unwrap();
+    let token = token_command(&["--role", "super_admin", "--ttl", "1h"]);
     assert!(
         token.status.success(),
         "{}",
@@ -354,12 +358,7 @@ async fn the_token_and_migrate_commands_work_with_the_servers_own_secret_and_dat
         .expect("signed with the kept secret");
     assert_eq!(claims.role, Role::SuperAdmin);
 
-    let refused = Command::new(BIN)
-        .args(["token", "--role", "manager"])
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
-        .output()
-        .unwrap();
+    let refused = token_command(&["--role", "manager"]);
     assert!(!refused.status.success(), "a manager token needs --client");
     let _ = std::fs::remove_dir_all(&setup.dir);
 }

@@ -173,6 +173,25 @@ impl TestServer {
         wait_final(&self.http, &self.base, token, call_id, within).await
     }
 
+    /// Polls a call until it has `status` (bounded).
+    pub async fn wait_status(&self, token: &str, call_id: &str, status: &str) -> Value {
+        for _ in 0..200 {
+            let r = self
+                .send(
+                    "GET",
+                    &format!("/api/v1/calls/{call_id}"),
+                    Some(token),
+                    None,
+                )
+                .await;
+            if r.data()["status"] == status {
+                return r.data().clone();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("call {call_id} never reached {status}");
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
