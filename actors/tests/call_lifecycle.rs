@@ -7,7 +7,8 @@ use callvisor_actors::calls::{
     CallRef, CallSettings, CallSupervisorMsg, NewCall, PlaceError, WebhookOutcome,
 };
 use callvisor_actors::domain::{
-    AgentId, Call, CallId, CallStatus, ClientId, FailureReason, Observation, PhoneNumber, Priority,
+    AgentId, Call, CallId, CallRequest, CallStatus, ClientId, FailureReason, Observation,
+    PhoneNumber, Priority,
 };
 use callvisor_actors::ports::{HangUp, ProviderError, TokioClock};
 use callvisor_actors::root::{Tree, TreeConfig};
@@ -69,14 +70,16 @@ async fn fresh() -> Harness {
 
 fn new_call(client: ClientId, limit: u32) -> NewCall {
     NewCall {
-        client_id: client,
+        request: CallRequest {
+            client_id: client,
+            agent_id: AgentId::new(),
+            to: PhoneNumber::parse("+14155552671").unwrap(),
+            from: PhoneNumber::parse("+14155550000").unwrap(),
+            answer_url: "http://bot.test/answer".into(),
+            priority: Priority::Normal,
+            metadata: serde_json::json!({"ticket": 7}),
+        },
         client_limit: limit,
-        agent_id: AgentId::new(),
-        to: PhoneNumber::parse("+14155552671").unwrap(),
-        from: PhoneNumber::parse("+14155550000").unwrap(),
-        answer_url: "http://bot.test/answer".into(),
-        priority: Priority::Normal,
-        metadata: serde_json::json!({"ticket": 7}),
     }
 }
 

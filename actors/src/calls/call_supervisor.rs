@@ -12,8 +12,7 @@ use super::call_actor::{
 use super::context::CallContext;
 use crate::broker::{BrokerMsg, SlotDenied};
 use crate::domain::{
-    AgentId, Call, CallEvent, CallId, CallStatus, ClientId, EventSource, FailureReason,
-    Observation, PhoneNumber, Priority,
+    Call, CallEvent, CallId, CallRequest, CallStatus, EventSource, FailureReason, Observation,
 };
 use crate::rpc::{ask, AskError};
 use crate::supervision::{RestartHistory, RestartPolicy};
@@ -27,15 +26,9 @@ use tokio::time::Instant;
 /// A call to place now.
 #[derive(Clone, Debug)]
 pub struct NewCall {
-    pub client_id: ClientId,
+    pub request: CallRequest,
     /// The client's concurrent-call limit at the time of the request.
     pub client_limit: u32,
-    pub agent_id: AgentId,
-    pub to: PhoneNumber,
-    pub from: PhoneNumber,
-    pub answer_url: String,
-    pub priority: Priority,
-    pub metadata: Value,
 }
 
 /// Why a call was not placed.
@@ -205,29 +198,7 @@ impl CallSupervisorState {
         new: NewCall,
     ) -> Result<Call, PlaceError> {
         let now = self.ctx.clock.now();
-        let call = Call {
-            id: CallId::new(),
-            client_id: new.client_id,
-            agent_id: new.agent_id,
-            to: new.to,
-            from: new.from,
-            answer_url: new.answer_url,
-            status: CallStatus::Queued,
-            failure_reason: None,
-            provider: self.ctx.provider_name.clone(),
-            provider_call_id: None,
-            priority: new.priority,
-            metadata: new.metadata,
-            created_at: now,
-            updated_at: now,
-            dial_started_at: None,
-            answered_at: None,
-            ended_at: None,
-            last_heard_at: now,
-            duration_seconds: None,
-            price: None,
-            recording_url: None,
-        };
+        let call = Call::queued(new.request, &self.ctx.provider_name, now);
         let broker = self.ctx.broker.get();
         let granted = ask(
             &broker,

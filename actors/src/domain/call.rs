@@ -247,7 +247,46 @@ pub struct Call {
     pub recording_url: Option<String>,
 }
 
+/// What a caller asks for when placing a call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallRequest {
+    pub client_id: ClientId,
+    pub agent_id: AgentId,
+    pub to: PhoneNumber,
+    pub from: PhoneNumber,
+    pub answer_url: String,
+    pub priority: Priority,
+    pub metadata: serde_json::Value,
+}
+
 impl Call {
+    /// A new call, queued and not yet dialed.
+    pub fn queued(request: CallRequest, provider: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id: CallId::new(),
+            client_id: request.client_id,
+            agent_id: request.agent_id,
+            to: request.to,
+            from: request.from,
+            answer_url: request.answer_url,
+            status: CallStatus::Queued,
+            failure_reason: None,
+            provider: provider.to_string(),
+            provider_call_id: None,
+            priority: request.priority,
+            metadata: request.metadata,
+            created_at: now,
+            updated_at: now,
+            dial_started_at: None,
+            answered_at: None,
+            ended_at: None,
+            last_heard_at: now,
+            duration_seconds: None,
+            price: None,
+            recording_url: None,
+        }
+    }
+
     /// Whether the call still needs an actor (it is not final).
     pub fn is_live(&self) -> bool {
         !self.status.is_final()
@@ -406,30 +445,16 @@ mod tests {
     use super::*;
 
     fn call() -> Call {
-        let now = Utc::now();
-        Call {
-            id: CallId::new(),
+        let request = CallRequest {
             client_id: ClientId::new(),
             agent_id: AgentId::new(),
             to: PhoneNumber::from_trusted("+14155550101".into()),
             from: PhoneNumber::from_trusted("+14155550000".into()),
             answer_url: "http://bot/answer".into(),
-            status: CallStatus::Queued,
-            failure_reason: None,
-            provider: "sim".into(),
-            provider_call_id: None,
             priority: Priority::Normal,
             metadata: serde_json::Value::Null,
-            created_at: now,
-            updated_at: now,
-            dial_started_at: None,
-            answered_at: None,
-            ended_at: None,
-            last_heard_at: now,
-            duration_seconds: None,
-            price: None,
-            recording_url: None,
-        }
+        };
+        Call::queued(request, "sim", Utc::now())
     }
 
     fn seen(status: CallStatus) -> Observation {

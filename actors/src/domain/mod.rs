@@ -6,7 +6,9 @@ pub mod ids;
 pub mod phone;
 pub mod tenant;
 
-pub use call::{Call, CallEvent, CallStatus, EventSource, FailureReason, Observation, Priority};
+pub use call::{
+    Call, CallEvent, CallRequest, CallStatus, EventSource, FailureReason, Observation, Priority,
+};
 pub use ids::{AgentId, CallId, ClientId, EventId};
 pub use phone::{PhoneError, PhoneNumber};
 pub use tenant::{Agent, Client};

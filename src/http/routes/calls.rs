@@ -11,7 +11,9 @@ use crate::http::AppState;
 use crate::store::CallFilter;
 use axum::extract::{Path, State};
 use callvisor_actors::calls::{CallSupervisorMsg, CancelError, NewCall, PlaceError};
-use callvisor_actors::domain::{AgentId, Call, CallEvent, CallId, CallStatus, ClientId, Priority};
+use callvisor_actors::domain::{
+    AgentId, Call, CallEvent, CallId, CallRequest, CallStatus, ClientId, Priority,
+};
 use callvisor_actors::rpc::ask;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -201,14 +203,16 @@ pub async fn place(
         .await?
         .ok_or_else(ApiError::agent_not_found)?;
     let new_call = NewCall {
-        client_id: client.id,
+        request: CallRequest {
+            client_id: client.id,
+            agent_id: agent.id,
+            to,
+            from,
+            answer_url: agent.answer_url,
+            priority: body.priority.unwrap_or_default(),
+            metadata,
+        },
         client_limit: client.max_concurrent_calls,
-        agent_id: agent.id,
-        to,
-        from,
-        answer_url: agent.answer_url,
-        priority: body.priority.unwrap_or_default(),
-        metadata,
     };
     let supervisor = state.tree.calls.get();
     let placed = ask(
