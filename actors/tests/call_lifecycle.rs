@@ -235,6 +235,39 @@ async fn late_duplicate_and_out_of_order_webhooks_never_move_a_call_backwards() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_report_about_another_provider_call_never_moves_this_one() {
+    let h = fresh().await;
+    let call = h.place(10).await.unwrap();
+    h.settle().await;
+    let observation = Observation {
+        status: CallStatus::Completed,
+        provider_call_id: Some("CAsomeoneelse".into()),
+        ..Default::default()
+    };
+    let calls = h.tree.calls.get();
+    let outcome = ask(
+        &calls,
+        |reply| CallSupervisorMsg::Webhook {
+            call: CallRef::Id(call.id),
+            observation,
+            detail: serde_json::json!({}),
+            reply,
+        },
+        ASK,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(matches!(outcome, WebhookOutcome::Routed(o) if !o.applied));
+    assert_eq!(h.store.call(call.id).unwrap().status, CallStatus::Queued);
+    assert!(h
+        .store
+        .events(call.id)
+        .iter()
+        .any(|e| e.kind == "other_provider_call"));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_webhook_for_an_unknown_call_changes_nothing() {
     let h = fresh().await;
     assert_eq!(

@@ -51,6 +51,21 @@ pub async fn fresh_postgres_database(base: &str) -> String {
     url.to_string()
 }
 
+/// Drops a database made by [`fresh_postgres_database`] (best effort).
+pub async fn drop_postgres_database(base: &str, url: &str) {
+    use sqlx::Connection;
+    let name = url::Url::parse(url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_string();
+    if let Ok(mut admin) = sqlx::PgConnection::connect(base).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+    }
+}
+
 /// Which database an in-process server uses.
 pub enum Db {
     Sqlite,
@@ -64,14 +79,16 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub jwt: JwtKeys,
     pub dir: PathBuf,
+    /// The PostgreSQL database made for this server, dropped when it stops.
+    pub postgres_database: Option<String>,
 }
 
 /// Starts a server; `extra` are more command-line flags (simulator behaviour, limits).
 pub async fn spawn_app(db: Db, extra: &[&str]) -> TestServer {
     let dir = scratch_dir("app");
-    let database_url = match db {
-        Db::Sqlite => format!("sqlite://{}/callvisor.db", dir.display()),
-        Db::Postgres(url) => url,
+    let (database_url, postgres_database) = match db {
+        Db::Sqlite => (format!("sqlite://{}/callvisor.db", dir.display()), None),
+        Db::Postgres(url) => (url.clone(), Some(url)),
     };
     let defaults: [(&str, &str); 10] = [
         ("--listen", "127.0.0.1:0"),
@@ -100,6 +117,7 @@ pub async fn spawn_app(db: Db, extra: &[&str]) -> TestServer {
         http: reqwest::Client::new(),
         jwt: JwtKeys::new(SECRET.as_bytes()),
         dir,
+        postgres_database,
     }
 }
 
@@ -195,6 +213,9 @@ impl TestServer {
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;
+        }
+        if let (Some(url), Some(base)) = (&self.postgres_database, postgres_url()) {
+            drop_postgres_database(&base, url).await;
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -204,18 +204,28 @@ impl CallState {
         detail: Value,
     ) -> Result<ObserveOutcome, ActorProcessingErr> {
         let now = self.ctx.clock.now();
-        let applied = self.call.apply(observation, now);
-        if !applied {
+        // A report about another provider call carrying our id (a dial that was thought
+        // lost and made again) is kept in the history but never moves this call.
+        let foreign = matches!(
+            (&self.call.provider_call_id, &observation.provider_call_id),
+            (Some(ours), Some(theirs)) if ours != theirs
+        );
+        let applied = !foreign && self.call.apply(observation, now);
+        if !applied && !foreign {
             self.call.absorb_details(observation);
             if source == EventSource::Webhook {
                 // The provider is still talking about the call: it is not silent.
                 self.call.last_heard_at = now;
             }
         }
-        let kind = observation
-            .provider_status
-            .clone()
-            .unwrap_or_else(|| observation.status.as_str().to_string());
+        let kind = if foreign {
+            "other_provider_call".to_string()
+        } else {
+            observation
+                .provider_status
+                .clone()
+                .unwrap_or_else(|| observation.status.as_str().to_string())
+        };
         let mut event = self.event(source, &kind, applied, detail);
         event.sequence = observation.sequence;
         self.save(&[event]).await?;
