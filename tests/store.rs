@@ -5,6 +5,8 @@
 //! `CALLVISOR_TEST_POSTGRES_URL` (for example `postgres://postgres@127.0.0.1:5432/test`).
 //! Without that variable the PostgreSQL variants say so on stderr and pass.
 
+mod common;
+
 use callvisor::store::{Backend, CallFilter, SqlStore};
 use callvisor_actors::domain::{
     Agent, AgentId, Call, CallEvent, CallId, CallStatus, Client, ClientId, EventSource,
@@ -57,7 +59,9 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Ok(server_url) = std::env::var(POSTGRES_URL_VAR) else {
-        eprintln!("PostgreSQL store suite skipped: {POSTGRES_URL_VAR} is not set");
+        common::say(&format!(
+            "PostgreSQL store suite skipped: {POSTGRES_URL_VAR} is not set"
+        ));
         return;
     };
     sqlx::any::install_default_drivers();

@@ -22,9 +22,18 @@ pub fn postgres_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-/// Says once, clearly, that a PostgreSQL test was skipped.
+/// Writes to the terminal past the test harness's output capture, so a skipped suite
+/// is seen in a normal `cargo test` run.
+pub fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+/// Says clearly that a PostgreSQL test was skipped.
 pub fn skip_postgres(test: &str) {
-    eprintln!("PostgreSQL suite skipped ({test}): CALLVISOR_TEST_POSTGRES_URL is not set");
+    say(&format!(
+        "PostgreSQL suite skipped ({test}): CALLVISOR_TEST_POSTGRES_URL is not set"
+    ));
 }
 
 /// A fresh scratch directory.
