@@ -63,7 +63,6 @@ pub async fn detailed(State(state): State<AppState>) -> Response {
             "simulated": state.provider.simulated,
             "configured": state.provider.configured,
             "reachable": reachable,
-            "circuit": "closed",
         },
         "calls": { "active": active },
         "memory": { "residentBytes": resident_memory_bytes() },
