@@ -126,6 +126,9 @@ pub struct ServeArgs {
         global = true
     )]
     pub ring_timeout_seconds: u64,
+    /// Provider rate limits, retries and circuit breaker.
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
     /// How long a shutdown may take before the process exits anyway, in seconds.
     #[arg(
         long,
@@ -152,6 +155,78 @@ impl ServeArgs {
     pub fn call_timeout(&self) -> Duration {
         Duration::from_secs(self.call_timeout_minutes * 60)
     }
+}
+
+/// How the ProviderGateway treats the provider.
+#[derive(Args, Debug, Clone)]
+pub struct GatewayArgs {
+    /// Twilio create-call requests per second.
+    #[arg(
+        long,
+        env = "TWILIO_CALLS_PER_SECOND",
+        default_value_t = 1,
+        global = true
+    )]
+    pub twilio_calls_per_second: u32,
+    /// Twilio requests per second other than create-call (fetch, hang up, list).
+    #[arg(
+        long,
+        env = "TWILIO_API_REQUESTS_PER_SECOND",
+        default_value_t = 10,
+        global = true
+    )]
+    pub twilio_api_requests_per_second: u32,
+    /// Plivo create-call requests per second.
+    #[arg(
+        long,
+        env = "PLIVO_CALLS_PER_SECOND",
+        default_value_t = 2,
+        global = true
+    )]
+    pub plivo_calls_per_second: u32,
+    /// Plivo requests per second other than create-call (Plivo allows 300 per 5 s).
+    #[arg(
+        long,
+        env = "PLIVO_API_REQUESTS_PER_SECOND",
+        default_value_t = 50,
+        global = true
+    )]
+    pub plivo_api_requests_per_second: u32,
+    /// Exotel voice API requests per minute, create-call and all others together.
+    #[arg(
+        long,
+        env = "EXOTEL_CALLS_PER_MINUTE",
+        default_value_t = 200,
+        global = true
+    )]
+    pub exotel_calls_per_minute: u32,
+    /// Retries of a failed provider request (429, 503, connection errors).
+    #[arg(long, env = "PROVIDER_MAX_RETRIES", default_value_t = 3, global = true)]
+    pub provider_max_retries: u32,
+    /// Wait before the first retry, in seconds; doubled for each further retry.
+    #[arg(
+        long,
+        env = "PROVIDER_RETRY_BASE_SECONDS",
+        default_value_t = 2.0,
+        global = true
+    )]
+    pub provider_retry_base_seconds: f64,
+    /// Consecutive provider failures that open the circuit.
+    #[arg(
+        long,
+        env = "CIRCUIT_FAILURE_THRESHOLD",
+        default_value_t = 5,
+        global = true
+    )]
+    pub circuit_failure_threshold: u32,
+    /// How long the circuit stays open before one probe is let through, in seconds.
+    #[arg(
+        long,
+        env = "CIRCUIT_COOL_DOWN_SECONDS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub circuit_cool_down_seconds: u64,
 }
 
 /// How the simulator behaves.

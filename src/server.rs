@@ -14,6 +14,7 @@ use crate::store::SqlStore;
 use crate::{secret, telemetry};
 use callvisor_actors::calls::CallSettings;
 use callvisor_actors::domain::PhoneNumber;
+use callvisor_actors::gateway::{BreakerPolicy, GatewayConfig, Rate, RateLimits, RetryPolicy};
 use callvisor_actors::ports::{Clock, Provider, SystemClock};
 use callvisor_actors::root::{Tree, TreeConfig};
 use callvisor_actors::supervision::RestartPolicy;
@@ -69,7 +70,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tree, _) = Tree::start(TreeConfig {
         store: Arc::new(store.clone()),
-        provider,
+        gateway: gateway_config(args, provider),
         clock: Arc::clone(&clock),
         calls: CallSettings {
             call_timeout: args.call_timeout(),
@@ -189,6 +190,30 @@ async fn provider_for(args: &ServeArgs) -> Result<ProviderSetup, StartError> {
             };
             Ok((Arc::new(twilio), info, token.clone(), None, None))
         }
+    }
+}
+
+/// Rate limits, retries and breaker of the configured provider.
+fn gateway_config(args: &ServeArgs, provider: Arc<dyn Provider>) -> GatewayConfig {
+    let g = &args.gateway;
+    let limits = match args.provider {
+        ProviderKind::Sim | ProviderKind::Twilio => RateLimits {
+            create_call: Rate::per_second(g.twilio_calls_per_second.max(1)),
+            other: Rate::per_second(g.twilio_api_requests_per_second.max(1)),
+            shared: false,
+        },
+    };
+    GatewayConfig {
+        provider,
+        limits,
+        retry: RetryPolicy {
+            max_retries: g.provider_max_retries,
+            base_delay: Duration::from_secs_f64(g.provider_retry_base_seconds.max(0.0)),
+        },
+        breaker: BreakerPolicy {
+            failure_threshold: g.circuit_failure_threshold.max(1),
+            cool_down: Duration::from_secs(g.circuit_cool_down_seconds),
+        },
     }
 }
 

@@ -510,3 +510,62 @@ async fn health_metrics_and_the_openapi_document_are_served() {
     assert!(doc.body["paths"]["/api/v1/calls/outbound"]["post"].is_object());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn while_the_providers_circuit_is_open_new_calls_get_503_and_stats_say_why() {
+    // A provider nobody answers: every request fails to connect.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_base = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let app = spawn_app(
+        Db::Sqlite,
+        &[
+            "--provider",
+            "twilio",
+            "--twilio-api-base",
+            &dead_base,
+            "--twilio-account-sid",
+            "AC0123456789abcdef0123456789abcdef",
+            "--twilio-auth-token",
+            "token",
+            "--caller-id",
+            "+14155550100",
+            "--provider-retry-base-seconds",
+            "0.01",
+            "--circuit-failure-threshold",
+            "2",
+        ],
+    )
+    .await;
+    let (client, agent) = app.tenant(10).await;
+    let manager = app.token(Role::Manager, Some(client));
+    let first = place(&app, &manager, &agent, "+14155552671").await;
+    assert_eq!(first.status, 201, "the circuit was closed: {}", first.body);
+
+    let mut refused = None;
+    for _ in 0..100 {
+        let r = place(&app, &manager, &agent, "+14155552672").await;
+        if r.status == 503 {
+            refused = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("the circuit opened after two failed attempts");
+    assert_eq!(refused.code(), "API_UNAVAILABLE");
+    assert_eq!(refused.body["error"]["details"]["circuitState"], "open");
+
+    let stats = app.send("GET", "/api/v1/calls/outbound/stats", Some(&manager), None).await;
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    assert_eq!(stats.data()["circuitState"], "open");
+    assert_eq!(stats.data()["rateLimiter"]["createCall"]["requestsPerSecond"], 1.0);
+    let health = app.send("GET", "/health/detailed", None, None).await;
+    assert_eq!(health.data()["status"], "degraded");
+    assert_eq!(health.data()["provider"]["circuit"], "open");
+
+    // The call accepted before the circuit opened is not lost: it waits to be dialed.
+    let first_id = first.data()["callId"].as_str().unwrap();
+    let call = app.send("GET", &format!("/api/v1/calls/{first_id}"), Some(&manager), None).await;
+    assert_eq!(call.data()["status"], "queued", "{}", call.body);
+    app.stop().await;
+}

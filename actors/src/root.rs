@@ -9,8 +9,8 @@ use crate::broker::{BrokerMsg, ConcurrencyBroker};
 use crate::calls::{
     CallContext, CallSettings, CallSupervisor, CallSupervisorArgs, CallSupervisorMsg,
 };
-use crate::gateway::{GatewayMsg, ProviderGateway};
-use crate::ports::{CallStore, Clock, Provider};
+use crate::gateway::{GatewayConfig, GatewayMsg, ProviderGateway};
+use crate::ports::{CallStore, Clock};
 use crate::supervision::{Replaceable, RestartHistory, RestartPolicy};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
@@ -21,7 +21,8 @@ use tokio::time::Instant;
 /// Everything the tree needs from outside.
 pub struct TreeConfig {
     pub store: Arc<dyn CallStore>,
-    pub provider: Arc<dyn Provider>,
+    /// The provider and how to treat it: rate limits, retries, circuit breaker.
+    pub gateway: GatewayConfig,
     pub clock: Arc<dyn Clock>,
     pub calls: CallSettings,
     /// System-wide concurrent calls.
@@ -105,13 +106,9 @@ impl Actor for RootSupervisor {
         config: TreeConfig,
     ) -> Result<Self::State, ActorProcessingErr> {
         let cell = myself.get_cell();
-        let (gateway, _) = Actor::spawn_linked(
-            None,
-            ProviderGateway,
-            Arc::clone(&config.provider),
-            cell.clone(),
-        )
-        .await?;
+        let (gateway, _) =
+            Actor::spawn_linked(None, ProviderGateway, config.gateway.clone(), cell.clone())
+                .await?;
         let (broker, _) = Actor::spawn_linked(
             None,
             ConcurrencyBroker,
@@ -125,7 +122,7 @@ impl Actor for RootSupervisor {
             broker: Replaceable::new(broker.clone()),
             clock: Arc::clone(&config.clock),
             settings: config.calls.clone(),
-            provider_name: config.provider.name().to_string(),
+            provider_name: config.gateway.provider.name().to_string(),
         });
         let mut children = HashMap::new();
         children.insert(gateway.get_id(), Child::Gateway);
@@ -242,9 +239,9 @@ impl RootState {
     async fn respawn(&mut self, child: Child, cell: ActorCell) -> Result<(), ActorProcessingErr> {
         match child {
             Child::Gateway => {
-                let provider = Arc::clone(&self.config.provider);
+                let gateway_config = self.config.gateway.clone();
                 let (gateway, _) =
-                    Actor::spawn_linked(None, ProviderGateway, provider, cell).await?;
+                    Actor::spawn_linked(None, ProviderGateway, gateway_config, cell).await?;
                 self.children.insert(gateway.get_id(), Child::Gateway);
                 self.ctx.gateway.replace(gateway);
             }

@@ -10,6 +10,7 @@ use callvisor_actors::domain::{
     AgentId, Call, CallId, CallRequest, CallStatus, ClientId, FailureReason, Observation,
     PhoneNumber, Priority,
 };
+use callvisor_actors::gateway::{BreakerPolicy, GatewayConfig, Rate, RateLimits, RetryPolicy};
 use callvisor_actors::ports::{HangUp, ProviderError, TokioClock};
 use callvisor_actors::root::{Tree, TreeConfig};
 use callvisor_actors::rpc::ask;
@@ -41,7 +42,16 @@ async fn start(
 ) -> Harness {
     let config = TreeConfig {
         store: store.clone(),
-        provider: provider.clone(),
+        gateway: GatewayConfig {
+            provider: provider.clone(),
+            limits: RateLimits {
+                create_call: Rate::per_second(100),
+                other: Rate::per_second(100),
+                shared: false,
+            },
+            retry: RetryPolicy::default(),
+            breaker: BreakerPolicy::default(),
+        },
         clock,
         calls: CallSettings {
             call_timeout: Duration::from_secs(600),
@@ -132,11 +142,14 @@ impl Harness {
     }
 
     /// Lets the actors run until nothing is left to do at the current instant.
+    /// (Lets paused time run 100 ms too: rate limiters space requests 10 ms apart.)
     async fn settle(&self) {
-        for _ in 0..50 {
-            tokio::task::yield_now().await;
+        for _ in 0..10 {
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(agents::delete),
         )
         .route("/api/v1/calls/outbound", post(calls::place))
+        .route("/api/v1/calls/outbound/stats", get(calls::outbound_stats))
         .route("/api/v1/calls", get(calls::list))
         .route("/api/v1/calls/{id}", get(calls::get))
         .route("/api/v1/calls/{id}/cancel", post(calls::cancel))

@@ -53,6 +53,8 @@ pub enum CallMsg {
     },
     /// Hang up / cancel the call.
     Cancel(RpcReplyPort<Result<Call, CancelError>>),
+    /// Try the dial again (the last attempt surely did not reach the callee).
+    Redial,
     /// The create-call request answered.
     DialFinished(Result<DialAccepted, ProviderError>),
     /// Look the call up at the provider to settle a dial whose outcome is unknown.
@@ -102,6 +104,12 @@ pub struct CallState {
     pending_cancel: Option<RpcReplyPort<Result<Call, CancelError>>>,
     /// Set once the final status has been handled, so it is handled once.
     concluded: bool,
+    /// A create-call request is with the gateway (possibly queued behind a rate limit
+    /// or an open circuit); the call cannot time out while it waits for its answer.
+    dial_in_flight: bool,
+    /// Why the last dial surely did not happen (rate limited, provider down), if it
+    /// did not; the reason the call fails with if it never gets through.
+    last_dial_error: Option<FailureReason>,
 }
 
 #[ractor::async_trait]
@@ -121,6 +129,8 @@ impl Actor for CallActor {
             mode: args.mode,
             pending_cancel: None,
             concluded: false,
+            dial_in_flight: false,
+            last_dial_error: None,
         };
         if args.mode == StartMode::Recovered {
             let event = state.event(EventSource::Actor, "recovered", false, json!({}));
@@ -166,6 +176,11 @@ impl Actor for CallActor {
                 }
             }
             CallMsg::Cancel(reply) => state.cancel(reply).await?,
+            CallMsg::Redial => {
+                if state.call.is_live() && state.call.provider_call_id.is_none() {
+                    state.dial(&myself).await?;
+                }
+            }
             CallMsg::DialFinished(result) => state.dial_finished(&myself, result).await?,
             CallMsg::ReconcileDial => state.reconcile_dial(&myself),
             CallMsg::DialReconciled(result) => state.dial_reconciled(&myself, result).await?,
@@ -254,6 +269,7 @@ impl CallState {
             status_callback_url: self.ctx.settings.status_callback_url(self.call.id),
             ring_timeout: self.ctx.settings.ring_timeout,
         };
+        self.dial_in_flight = true;
         self.ask_gateway(
             myself,
             move |tx| GatewayMsg::CreateCall(request, tx),
@@ -267,6 +283,7 @@ impl CallState {
         myself: &ActorRef<CallMsg>,
         result: Result<DialAccepted, ProviderError>,
     ) -> Result<(), ActorProcessingErr> {
+        self.dial_in_flight = false;
         match result {
             Ok(accepted) => {
                 let detail = json!({"providerCallId": accepted.provider_call_id});
@@ -290,6 +307,19 @@ impl CallState {
                 );
                 self.ctx.store.append_events(&[event]).await?;
                 self.reconcile_dial(myself);
+            }
+            Err(error) if error.surely_not_done() && self.pending_cancel.is_none() => {
+                // The provider did not take the call (rate limited or down even after
+                // the gateway's retries): try again later; the call timeout bounds this.
+                self.last_dial_error = dial_failure_reason(&error);
+                let event = self.event(
+                    EventSource::Provider,
+                    "dial_deferred",
+                    false,
+                    json!({"error": error.to_string(), "retryIn": self.ctx.settings.redial_delay.as_secs()}),
+                );
+                self.ctx.store.append_events(&[event]).await?;
+                myself.send_after(self.ctx.settings.redial_delay, || CallMsg::Redial);
             }
             Err(error) => {
                 let reason = dial_failure_reason(&error);
@@ -461,7 +491,7 @@ impl CallState {
             return Ok(());
         };
         let how = hang_up_kind(self.call.status);
-        let timeout = self.ctx.settings.provider_reply_timeout;
+        let timeout = CANCEL_TIMEOUT;
         let gateway = self.ctx.gateway.get();
         let result = ask(&gateway, |tx| GatewayMsg::HangUp(id, how, tx), timeout)
             .await
@@ -543,7 +573,14 @@ impl CallState {
     }
 
     fn arm_timeout(&self, myself: &ActorRef<CallMsg>) {
-        myself.send_after(self.remaining_timeout(), || CallMsg::CheckTimeout);
+        let wait = self.remaining_timeout();
+        // While a dial waits in the gateway, look again a minute later.
+        let wait = if wait.is_zero() && self.dial_in_flight {
+            Duration::from_secs(60)
+        } else {
+            wait
+        };
+        myself.send_after(wait, || CallMsg::CheckTimeout);
     }
 
     /// Sends a request to the gateway from a task and delivers the answer as a message,
@@ -567,6 +604,10 @@ impl CallState {
         });
     }
 }
+
+/// How long a cancel waits for the provider to hang up before telling the caller it
+/// could not (the hang-up still goes out when the provider can take it).
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A gateway that does not answer leaves the request's outcome unknown.
 fn gateway_error(e: AskError) -> ProviderError {

@@ -18,8 +18,13 @@ pub struct CallSettings {
     pub ring_timeout: Duration,
     /// Where the provider posts status callbacks; the call id is appended as `callId`.
     pub status_callback_base: String,
-    /// How long to wait for the provider gateway to answer one request.
+    /// Backstop on waiting for the provider gateway: it always answers (success, a
+    /// definite error, or "outcome unknown"), but a request may queue behind a rate
+    /// limit or an open circuit for a long time first.
     pub provider_reply_timeout: Duration,
+    /// How long to wait before dialing again when the provider surely did not take the
+    /// call (rate limited, down).
+    pub redial_delay: Duration,
     /// How long to wait between attempts to settle a dial whose outcome is unknown.
     pub reconcile_retry: Duration,
 }
@@ -30,7 +35,8 @@ impl Default for CallSettings {
             call_timeout: Duration::from_secs(600),
             ring_timeout: Duration::from_secs(60),
             status_callback_base: "http://127.0.0.1:8080/webhooks/twilio/status".into(),
-            provider_reply_timeout: Duration::from_secs(60),
+            provider_reply_timeout: Duration::from_secs(6 * 3600),
+            redial_delay: Duration::from_secs(30),
             reconcile_retry: Duration::from_secs(5),
         }
     }

@@ -1,126 +1,153 @@
-//! The ProviderGateway: the only actor that talks to the telephony provider.
+//! The ProviderGateway: the only actor that talks to the telephony provider, and what
+//! keeps the account out of trouble.
 //!
-//! Each request runs in its own task so a slow provider never blocks the gateway's
-//! mailbox; the reply goes straight back to the asker. Every request is timed and
-//! counted by operation and outcome.
+//! Every request passes, in order: the circuit breaker (a provider that keeps failing
+//! is left alone, one probe per cool-down), the rate limiter of its API class (a queue,
+//! not an error), the request itself, and the retry policy (429, 503 and connection
+//! errors again with backoff, never a create-call whose outcome is unknown — the
+//! CallActor reconciles that one against the provider's records instead). Each request
+//! runs in its own task so a slow provider never blocks the gateway's mailbox.
+//!
+//! - `limiter`: governor quotas on tokio's clock.
+//! - `breaker`: the circuit breaker.
+//! - `retry`: which failures are retried and when.
+//! - `pipeline`: one request through all of the above, with its metrics.
+
+mod breaker;
+mod limiter;
+mod pipeline;
+mod retry;
+
+pub use breaker::{Admission, Breaker, BreakerPolicy, CircuitState};
+pub use limiter::{Limiter, LimiterStats, Rate};
+pub use retry::RetryPolicy;
 
 use crate::ports::{
     CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
 };
+use pipeline::{ApiClass, Pipeline};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::time::Instant;
 
 type Reply<T> = RpcReplyPort<Result<T, ProviderError>>;
 
-/// Requests to the provider.
+/// Requests to the provider, and questions about the gateway.
 pub enum GatewayMsg {
     CreateCall(DialRequest, Reply<DialAccepted>),
     FetchCall(String, Reply<ProviderCallRecord>),
     HangUp(String, HangUp, Reply<()>),
     ListCalls(CallListQuery, Reply<Vec<ProviderCallRecord>>),
+    /// Circuit state and limiter use.
+    Stats(RpcReplyPort<GatewayStats>),
 }
 
-/// The ProviderGateway actor; its argument is the provider adapter.
+/// Quotas of one provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Create-call requests.
+    pub create_call: Rate,
+    /// Every other request (fetch, hang up, list).
+    pub other: Rate,
+    /// Whether both classes draw from one budget (Exotel: 200 per minute for all voice
+    /// APIs); then `create_call` is the shared quota.
+    pub shared: bool,
+}
+
+/// Everything the gateway is made from.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    pub provider: Arc<dyn Provider>,
+    pub limits: RateLimits,
+    pub retry: RetryPolicy,
+    pub breaker: BreakerPolicy,
+}
+
+/// What the gateway is doing, for the stats endpoints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayStats {
+    pub provider: String,
+    pub circuit_state: CircuitState,
+    /// How many times the circuit has opened since start.
+    pub circuit_opened: u64,
+    pub create_call_limiter: LimiterStats,
+    pub other_limiter: LimiterStats,
+}
+
+/// The ProviderGateway actor.
 pub struct ProviderGateway;
-
-/// The gateway's state: the adapter it speaks through.
-pub struct GatewayState {
-    provider: Arc<dyn Provider>,
-}
 
 #[ractor::async_trait]
 impl Actor for ProviderGateway {
     type Msg = GatewayMsg;
-    type State = GatewayState;
-    type Arguments = Arc<dyn Provider>;
+    type State = Arc<Pipeline>;
+    type Arguments = GatewayConfig;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        provider: Arc<dyn Provider>,
+        config: GatewayConfig,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(GatewayState { provider })
+        Ok(Arc::new(Pipeline::new(config)))
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
         message: Self::Msg,
-        state: &mut Self::State,
+        pipeline: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let p = Arc::clone(&state.provider);
-        let name = p.name();
+        let p = Arc::clone(pipeline);
         match message {
-            GatewayMsg::CreateCall(req, reply) => run(name, "create_call", reply, async move {
-                p.create_call(&req).await
+            GatewayMsg::CreateCall(req, reply) => spawn(reply, async move {
+                p.run(ApiClass::CreateCall, "create_call", false, || {
+                    let provider = p.provider();
+                    let req = req.clone();
+                    async move { provider.create_call(&req).await }
+                })
+                .await
             }),
-            GatewayMsg::FetchCall(id, reply) => {
-                run(
-                    name,
-                    "fetch_call",
-                    reply,
-                    async move { p.fetch_call(&id).await },
-                )
-            }
-            GatewayMsg::HangUp(id, how, reply) => {
-                run(
-                    name,
-                    "hang_up",
-                    reply,
-                    async move { p.hang_up(&id, how).await },
-                )
-            }
-            GatewayMsg::ListCalls(q, reply) => {
-                run(
-                    name,
-                    "list_calls",
-                    reply,
-                    async move { p.list_calls(&q).await },
-                )
+            GatewayMsg::FetchCall(id, reply) => spawn(reply, async move {
+                p.run(ApiClass::Other, "fetch_call", true, || {
+                    let provider = p.provider();
+                    let id = id.clone();
+                    async move { provider.fetch_call(&id).await }
+                })
+                .await
+            }),
+            GatewayMsg::HangUp(id, how, reply) => spawn(reply, async move {
+                p.run(ApiClass::Other, "hang_up", true, || {
+                    let provider = p.provider();
+                    let id = id.clone();
+                    async move { provider.hang_up(&id, how).await }
+                })
+                .await
+            }),
+            GatewayMsg::ListCalls(query, reply) => spawn(reply, async move {
+                p.run(ApiClass::Other, "list_calls", true, || {
+                    let provider = p.provider();
+                    let query = query.clone();
+                    async move { provider.list_calls(&query).await }
+                })
+                .await
+            }),
+            GatewayMsg::Stats(reply) => {
+                let _ = reply.send(pipeline.stats());
             }
         }
         Ok(())
     }
 }
 
-/// Runs one provider request in its own task, records its metrics and replies.
-fn run<T, F>(name: &'static str, operation: &'static str, reply: Reply<T>, request: F)
+/// Runs one request in its own task and replies with its result.
+fn spawn<T, F>(reply: Reply<T>, request: F)
 where
     T: Send + 'static,
     F: Future<Output = Result<T, ProviderError>> + Send + 'static,
 {
     tokio::spawn(async move {
-        let started = Instant::now();
-        let result = request.await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(e) => error_label(e),
-        };
-        metrics::histogram!(
-            "callvisor_provider_request_duration_seconds",
-            "provider" => name, "operation" => operation
-        )
-        .record(started.elapsed().as_secs_f64());
-        metrics::counter!(
-            "callvisor_provider_requests_total",
-            "provider" => name, "operation" => operation, "outcome" => outcome
-        )
-        .increment(1);
-        let _ = reply.send(result);
+        let _ = reply.send(request.await);
     });
-}
-
-/// A bounded label for a provider error.
-fn error_label(e: &ProviderError) -> &'static str {
-    match e {
-        ProviderError::RateLimited { .. } => "rate_limited",
-        ProviderError::Unavailable { .. } => "unavailable",
-        ProviderError::Connect(_) => "connect_error",
-        ProviderError::Ambiguous => "ambiguous",
-        ProviderError::Rejected { .. } => "rejected",
-        ProviderError::Unsupported(_) => "unsupported",
-        ProviderError::Protocol(_) => "protocol_error",
-    }
 }

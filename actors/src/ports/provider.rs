@@ -85,6 +85,24 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// Whether the error says the provider itself is failing (down, unreachable, not
+    /// answering): what the circuit breaker counts. A refused or rate-limited request
+    /// shows a provider that works.
+    pub fn is_provider_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable { .. } | Self::Connect(_) | Self::Ambiguous
+        )
+    }
+
+    /// Whether the provider surely did not act on the request, so it may be sent again.
+    pub fn surely_not_done(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Connect(_)
+        )
+    }
+
     /// Whether the provider refused the number itself (it does not exist, is malformed).
     pub fn is_invalid_number(&self) -> bool {
         matches!(

@@ -21,12 +21,36 @@ pub struct ScriptedProvider {
     /// What fetch and list report, by provider id.
     records: Mutex<HashMap<String, ProviderCallRecord>>,
     counter: Mutex<u64>,
+    /// When each request reached the provider (tokio time), any kind.
+    arrivals: Mutex<Vec<tokio::time::Instant>>,
+    /// Until then every request answers 503.
+    outage_until: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl ScriptedProvider {
     /// Queues the answer to a future create-call request.
     pub fn answer_next_create(&self, answer: Result<DialAccepted, ProviderError>) {
         self.create_answers.lock().unwrap().push_back(answer);
+    }
+
+    /// Answers every request with 503 until `until`.
+    pub fn outage_until(&self, until: tokio::time::Instant) {
+        *self.outage_until.lock().unwrap() = Some(until);
+    }
+
+    /// When each request reached the provider.
+    pub fn arrivals(&self) -> Vec<tokio::time::Instant> {
+        self.arrivals.lock().unwrap().clone()
+    }
+
+    /// Records an arrival; fails it if the provider is in an outage.
+    fn arrive(&self) -> Result<(), ProviderError> {
+        let now = tokio::time::Instant::now();
+        self.arrivals.lock().unwrap().push(now);
+        match *self.outage_until.lock().unwrap() {
+            Some(until) if now < until => Err(ProviderError::Unavailable { status: 503 }),
+            _ => Ok(()),
+        }
     }
 
     pub fn set_create_latency(&self, latency: Duration) {
@@ -75,6 +99,7 @@ impl Provider for ScriptedProvider {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
+        self.arrive()?;
         self.dials.lock().unwrap().push(request.clone());
         let scripted = self.create_answers.lock().unwrap().pop_front();
         let answer = scripted.unwrap_or_else(|| {
@@ -96,6 +121,7 @@ impl Provider for ScriptedProvider {
     }
 
     async fn fetch_call(&self, id: &str) -> Result<ProviderCallRecord, ProviderError> {
+        self.arrive()?;
         self.records
             .lock()
             .unwrap()
@@ -109,6 +135,7 @@ impl Provider for ScriptedProvider {
     }
 
     async fn hang_up(&self, id: &str, how: HangUp) -> Result<(), ProviderError> {
+        self.arrive()?;
         self.hang_ups.lock().unwrap().push((id.to_string(), how));
         Ok(())
     }
@@ -117,6 +144,7 @@ impl Provider for ScriptedProvider {
         &self,
         query: &CallListQuery,
     ) -> Result<Vec<ProviderCallRecord>, ProviderError> {
+        self.arrive()?;
         Ok(self
             .records
             .lock()

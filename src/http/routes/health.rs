@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use callvisor_actors::calls::CallSupervisorMsg;
+use callvisor_actors::gateway::{CircuitState, GatewayMsg};
 use callvisor_actors::rpc::ask;
 use serde_json::json;
 use std::time::Duration;
@@ -47,9 +48,13 @@ pub async fn detailed(State(state): State<AppState>) -> Response {
     let database_up = database["status"] == "up";
     let reachable = provider_reachable(&state.provider.api_base).await;
     let active = active_calls(&state).await;
+    let circuit = ask(&state.tree.gateway.get(), GatewayMsg::Stats, PROBE_TIMEOUT)
+        .await
+        .ok()
+        .map(|s| s.circuit_state);
     let status = if !database_up {
         "unhealthy"
-    } else if !reachable || active.is_none() {
+    } else if !reachable || active.is_none() || circuit != Some(CircuitState::Closed) {
         "degraded"
     } else {
         "healthy"
@@ -63,6 +68,7 @@ pub async fn detailed(State(state): State<AppState>) -> Response {
             "simulated": state.provider.simulated,
             "configured": state.provider.configured,
             "reachable": reachable,
+            "circuit": circuit,
         },
         "calls": { "active": active },
         "memory": { "residentBytes": resident_memory_bytes() },

@@ -11,13 +11,14 @@ use utoipa::{Modify, OpenApi};
     paths(
         clients::create, clients::get, clients::update,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
-        calls::place, calls::get, calls::list, calls::cancel,
+        calls::place, calls::get, calls::list, calls::cancel, calls::outbound_stats,
         webhooks::twilio_status, health::health, health::detailed,
     ),
     components(schemas(
         clients::CreateClient, clients::UpdateClient, clients::ClientView,
         agents::CreateAgent, agents::UpdateAgent, agents::AgentView,
         calls::OutboundCall, calls::Placed, calls::CallView, calls::EventView, calls::CallPage,
+        calls::OutboundStats, calls::ClientSlots,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
