@@ -555,17 +555,29 @@ async fn while_the_providers_circuit_is_open_new_calls_get_503_and_stats_say_why
     assert_eq!(refused.code(), "API_UNAVAILABLE");
     assert_eq!(refused.body["error"]["details"]["circuitState"], "open");
 
-    let stats = app.send("GET", "/api/v1/calls/outbound/stats", Some(&manager), None).await;
+    let stats = app
+        .send("GET", "/api/v1/calls/outbound/stats", Some(&manager), None)
+        .await;
     assert_eq!(stats.status, 200, "{}", stats.body);
     assert_eq!(stats.data()["circuitState"], "open");
-    assert_eq!(stats.data()["rateLimiter"]["createCall"]["requestsPerSecond"], 1.0);
+    assert_eq!(
+        stats.data()["rateLimiter"]["createCall"]["requestsPerSecond"],
+        1.0
+    );
     let health = app.send("GET", "/health/detailed", None, None).await;
     assert_eq!(health.data()["status"], "degraded");
     assert_eq!(health.data()["provider"]["circuit"], "open");
 
     // The call accepted before the circuit opened is not lost: it waits to be dialed.
     let first_id = first.data()["callId"].as_str().unwrap();
-    let call = app.send("GET", &format!("/api/v1/calls/{first_id}"), Some(&manager), None).await;
+    let call = app
+        .send(
+            "GET",
+            &format!("/api/v1/calls/{first_id}"),
+            Some(&manager),
+            None,
+        )
+        .await;
     assert_eq!(call.data()["status"], "queued", "{}", call.body);
     app.stop().await;
 }

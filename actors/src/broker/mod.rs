@@ -1,8 +1,12 @@
 //! The ConcurrencyBroker: the one place that knows how many calls each client and the
-//! whole system have live, and grants or refuses slots.
+//! whole system have live. Immediate requests (a single call over the API) get a slot
+//! or a refusal at once; queued work (campaigns, scheduled calls) waits in a fair line
+//! and is granted slots as they come back, round-robin across clients and lanes.
 
+mod fair_queue;
 mod slots;
 
+pub use fair_queue::FairQueue;
 pub use slots::{SlotDenied, SlotTable};
 
 use crate::domain::{CallId, ClientId};
@@ -17,6 +21,16 @@ pub enum BrokerMsg {
         call: CallId,
         client_limit: u32,
         reply: RpcReplyPort<Result<(), SlotDenied>>,
+    },
+    /// Wait in line for a slot; the reply comes when it is granted. A waiter that stops
+    /// waiting (drops its reply port) loses its place and takes nothing.
+    Wait {
+        client: ClientId,
+        /// The waiter's lane within its client: a campaign, scheduled calls, ….
+        lane: String,
+        call: CallId,
+        client_limit: u32,
+        reply: RpcReplyPort<()>,
     },
     /// Return a call's slot (idempotent).
     Release(CallId),
@@ -33,15 +47,57 @@ pub struct SlotStats {
     pub global_in_use: u32,
     pub global_max: u32,
     pub per_client: Vec<(ClientId, u32)>,
+    /// Calls waiting in line for a slot.
+    pub waiting: usize,
 }
 
 /// The ConcurrencyBroker actor; its argument is the global limit.
 pub struct ConcurrencyBroker;
 
+/// A call waiting for a slot.
+pub struct Waiter {
+    call: CallId,
+    since: tokio::time::Instant,
+    reply: RpcReplyPort<()>,
+}
+
+/// The broker's state: who holds slots, who waits, and each client's latest limit.
+pub struct BrokerState {
+    table: SlotTable,
+    line: FairQueue<Waiter>,
+    limits: std::collections::HashMap<ClientId, u32>,
+}
+
+impl BrokerState {
+    /// Grants freed slots to waiters, fairly, for as long as slots and waiters last.
+    fn serve_line(&mut self) {
+        while self.table.total() < self.table.global_max() {
+            let (table, limits) = (&self.table, &self.limits);
+            let next = self.line.pop_next(|client| {
+                table.in_use(client) < limits.get(&client).copied().unwrap_or(0)
+            });
+            let Some((client, waiter)) = next else { break };
+            if waiter.reply.is_closed() {
+                continue;
+            }
+            let limit = self.limits.get(&client).copied().unwrap_or(0);
+            if self.table.try_acquire(client, waiter.call, limit).is_ok() {
+                metrics::histogram!("callvisor_slot_wait_seconds")
+                    .record(waiter.since.elapsed().as_secs_f64());
+                if waiter.reply.send(()).is_err() {
+                    self.table.release(waiter.call);
+                }
+                publish(&self.table, client);
+            }
+        }
+        metrics::gauge!("callvisor_slot_queue_length").set(self.line.len() as f64);
+    }
+}
+
 #[ractor::async_trait]
 impl Actor for ConcurrencyBroker {
     type Msg = BrokerMsg;
-    type State = SlotTable;
+    type State = BrokerState;
     type Arguments = u32;
 
     async fn pre_start(
@@ -50,14 +106,18 @@ impl Actor for ConcurrencyBroker {
         global_max: u32,
     ) -> Result<Self::State, ActorProcessingErr> {
         metrics::gauge!("callvisor_global_slots_max").set(global_max as f64);
-        Ok(SlotTable::new(global_max))
+        Ok(BrokerState {
+            table: SlotTable::new(global_max),
+            line: FairQueue::default(),
+            limits: Default::default(),
+        })
     }
 
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
         message: Self::Msg,
-        table: &mut Self::State,
+        state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
             BrokerMsg::Acquire {
@@ -66,6 +126,8 @@ impl Actor for ConcurrencyBroker {
                 client_limit,
                 reply,
             } => {
+                state.limits.insert(client, client_limit);
+                let table = &mut state.table;
                 let granted = table.try_acquire(client, call, client_limit);
                 if let Err(denied) = granted {
                     let scope = match denied {
@@ -78,24 +140,43 @@ impl Actor for ConcurrencyBroker {
                 publish(table, client);
                 let _ = reply.send(granted);
             }
+            BrokerMsg::Wait {
+                client,
+                lane,
+                call,
+                client_limit,
+                reply,
+            } => {
+                state.limits.insert(client, client_limit);
+                let waiter = Waiter {
+                    call,
+                    since: tokio::time::Instant::now(),
+                    reply,
+                };
+                state.line.push(client, &lane, waiter);
+                state.serve_line();
+            }
             BrokerMsg::Release(call) => {
-                if let Some(client) = table.release(call) {
-                    publish(table, client);
+                if let Some(client) = state.table.release(call) {
+                    publish(&state.table, client);
+                    state.serve_line();
                 }
             }
             BrokerMsg::Restore(calls) => {
                 for (client, call) in calls {
-                    table.restore(client, call);
-                    publish(table, client);
+                    state.table.restore(client, call);
+                    publish(&state.table, client);
                 }
             }
             BrokerMsg::Stats(reply) => {
+                let table = &state.table;
                 let mut per_client: Vec<_> = table.per_client().collect();
                 per_client.sort();
                 let _ = reply.send(SlotStats {
                     global_in_use: table.total(),
                     global_max: table.global_max(),
                     per_client,
+                    waiting: state.line.len(),
                 });
             }
         }
