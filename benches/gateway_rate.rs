@@ -81,7 +81,12 @@ async fn run(limit: Option<u32>) -> Run {
                 ring_timeout: Duration::from_secs(60),
             };
             tokio::spawn(async move {
-                ask(&gw, |tx| GatewayMsg::CreateCall(request, tx), Duration::from_secs(600)).await
+                ask(
+                    &gw,
+                    |tx| GatewayMsg::CreateCall(request, tx),
+                    Duration::from_secs(600),
+                )
+                .await
             })
         })
         .collect();
@@ -93,7 +98,10 @@ async fn run(limit: Option<u32>) -> Run {
     }
     let mut arrivals: Vec<_> = handle.dials().into_iter().map(|d| d.received_at).collect();
     arrivals.sort();
-    let span = (*arrivals.last().unwrap() - arrivals[0]).num_microseconds().unwrap() as f64 / 1e6;
+    let span = (*arrivals.last().unwrap() - arrivals[0])
+        .num_microseconds()
+        .unwrap() as f64
+        / 1e6;
     let run = Run {
         seconds: span,
         rate: (arrivals.len() - 1) as f64 / span,

@@ -129,6 +129,15 @@ pub struct ServeArgs {
     /// Provider rate limits, retries and circuit breaker.
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// How long a call waits before dialing again when the provider surely did not take
+    /// it (rate limited or down after all retries), in seconds.
+    #[arg(
+        long,
+        env = "CALLVISOR_REDIAL_DELAY_SECONDS",
+        default_value_t = 30.0,
+        global = true
+    )]
+    pub redial_delay_seconds: f64,
     /// How long a shutdown may take before the process exits anyway, in seconds.
     #[arg(
         long,
@@ -200,6 +209,15 @@ pub struct GatewayArgs {
         global = true
     )]
     pub exotel_calls_per_minute: u32,
+    /// Longest wait for one provider request; a create-call that times out is looked up
+    /// at the provider, never re-sent blindly.
+    #[arg(
+        long,
+        env = "PROVIDER_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30.0,
+        global = true
+    )]
+    pub provider_request_timeout_seconds: f64,
     /// Retries of a failed provider request (429, 503, connection errors).
     #[arg(long, env = "PROVIDER_MAX_RETRIES", default_value_t = 3, global = true)]
     pub provider_max_retries: u32,
@@ -247,6 +265,16 @@ pub struct SimBehaviour {
     /// Talk time range in seconds, `MIN-MAX`.
     #[arg(long, env = "SIM_TALK_SECONDS", default_value = "2-6", global = true)]
     pub sim_talk_seconds: SecondsRange,
+    /// Provider API requests per second above which the simulator answers 429.
+    #[arg(long, env = "SIM_RATE_LIMIT_PER_SECOND", global = true)]
+    pub sim_rate_limit_per_second: Option<u32>,
+    /// Outage windows answering 503, `START+LENGTH` seconds after start, comma-separated.
+    #[arg(long, env = "SIM_OUTAGES", default_value = "", global = true)]
+    pub sim_outages: String,
+    /// Delay added to the simulator's answers to write requests (after they took
+    /// effect), in seconds, `MIN-MAX`.
+    #[arg(long, env = "SIM_LATENCY_SECONDS", default_value = "0", global = true)]
+    pub sim_latency_seconds: SecondsRange,
     /// Account SID the simulator accepts.
     #[arg(
         long,

@@ -51,7 +51,7 @@ async fn migrate(args: &ServeArgs) -> Result<(), server::StartError> {
 }
 
 async fn run_sim(serve: &ServeArgs, args: &SimArgs) -> Result<(), server::StartError> {
-    let config = server::sim_config(serve);
+    let config = server::sim_config(serve)?;
     let listener = tokio::net::TcpListener::bind(args.sim_listen).await?;
     let handle = sim::serve(config.clone(), listener).await?;
     tracing::warn!(

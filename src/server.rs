@@ -9,6 +9,7 @@ use crate::config::{ProviderKind, ServeArgs};
 use crate::http::auth::JwtKeys;
 use crate::http::{router, AppState, CallDefaults, ProviderInfo, WebhookSettings};
 use crate::providers::twilio::{TwilioConfig, TwilioProvider};
+use crate::sim::faults::{parse_outages, FaultConfig};
 use crate::sim::{self, SimConfig, SimHandle};
 use crate::store::SqlStore;
 use crate::{secret, telemetry};
@@ -76,6 +77,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
             call_timeout: args.call_timeout(),
             ring_timeout: Duration::from_secs(args.ring_timeout_seconds),
             status_callback_base: format!("{public_url}/webhooks/twilio/status"),
+            redial_delay: Duration::from_secs_f64(args.redial_delay_seconds.max(0.01)),
             ..CallSettings::default()
         },
         global_max_calls: args.global_max_calls,
@@ -136,10 +138,11 @@ type ProviderSetup = (
 
 /// The provider adapter for the configuration; starts the simulator when asked for.
 async fn provider_for(args: &ServeArgs) -> Result<ProviderSetup, StartError> {
-    let request_timeout = Duration::from_secs(30);
+    let request_timeout =
+        Duration::from_secs_f64(args.gateway.provider_request_timeout_seconds.max(0.1));
     match args.provider {
         ProviderKind::Sim => {
-            let config = sim_config(args);
+            let config = sim_config(args)?;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let handle = sim::serve(config.clone(), listener).await?;
             let api_base = handle.base_url();
@@ -218,9 +221,14 @@ fn gateway_config(args: &ServeArgs, provider: Arc<dyn Provider>) -> GatewayConfi
 }
 
 /// The simulator's behaviour from the command line and environment.
-pub fn sim_config(args: &ServeArgs) -> SimConfig {
+pub fn sim_config(args: &ServeArgs) -> Result<SimConfig, StartError> {
     let s = &args.sim;
-    SimConfig {
+    let faults = FaultConfig {
+        rate_limit_per_second: s.sim_rate_limit_per_second,
+        outages: parse_outages(&s.sim_outages).map_err(|e| format!("SIM_OUTAGES: {e}"))?,
+        latency: (s.sim_latency_seconds.0, s.sim_latency_seconds.1),
+    };
+    Ok(SimConfig {
         account_sid: s.sim_account_sid.clone(),
         auth_token: s.sim_auth_token.clone(),
         answer_rate: s.sim_answer_rate,
@@ -228,8 +236,9 @@ pub fn sim_config(args: &ServeArgs) -> SimConfig {
         fail_rate: s.sim_fail_rate,
         ring: (s.sim_ring_seconds.0, s.sim_ring_seconds.1),
         talk: (s.sim_talk_seconds.0, s.sim_talk_seconds.1),
+        faults,
         ..SimConfig::default()
-    }
+    })
 }
 
 impl Running {

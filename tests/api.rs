@@ -581,3 +581,83 @@ async fn while_the_providers_circuit_is_open_new_calls_get_503_and_stats_say_why
     assert_eq!(call.data()["status"], "queued", "{}", call.body);
     app.stop().await;
 }
+
+/// The simulator's own record of one number's dials and its fault counters.
+async fn sim_dials_to(app: &TestServer, number: &str) -> usize {
+    let sim = app.running.as_ref().unwrap().sim.as_ref().unwrap();
+    sim.dials().iter().filter(|d| d.to == number).count()
+}
+
+#[tokio::test]
+async fn a_call_placed_as_the_provider_goes_down_is_dialed_once_when_it_comes_back() {
+    let app = spawn_app(
+        Db::Sqlite,
+        &[
+            "--sim-outages",
+            "0+3",
+            "--redial-delay-seconds",
+            "0.5",
+            "--provider-retry-base-seconds",
+            "0.05",
+            "--circuit-failure-threshold",
+            "3",
+            "--circuit-cool-down-seconds",
+            "1",
+        ],
+    )
+    .await;
+    let (client, agent) = app.tenant(10).await;
+    let manager = app.token(Role::Manager, Some(client));
+    let placed = place(&app, &manager, &agent, "+14155552671").await;
+    assert_eq!(placed.status, 201);
+    let id = placed.data()["callId"].as_str().unwrap().to_string();
+    let call = app.wait_final(&manager, &id, Duration::from_secs(30)).await;
+    assert_eq!(call["status"], "completed", "{call}");
+    assert_eq!(sim_dials_to(&app, "+14155552671").await, 1);
+    let faults = app
+        .running
+        .as_ref()
+        .unwrap()
+        .sim
+        .as_ref()
+        .unwrap()
+        .fault_counts();
+    assert!(faults.unavailable >= 1, "the outage was seen: {faults:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_call_answered_too_late_is_adopted_not_dialed_again() {
+    let app = spawn_app(
+        Db::Sqlite,
+        &[
+            "--sim-latency-seconds",
+            "2",
+            "--provider-request-timeout-seconds",
+            "0.5",
+            "--sim-ring-seconds",
+            "3",
+        ],
+    )
+    .await;
+    let (client, agent) = app.tenant(10).await;
+    let manager = app.token(Role::Manager, Some(client));
+    let placed = place(&app, &manager, &agent, "+14155552671").await;
+    let id = placed.data()["callId"].as_str().unwrap().to_string();
+    let call = app.wait_final(&manager, &id, Duration::from_secs(30)).await;
+    assert_eq!(call["status"], "completed", "{call}");
+    let kinds: Vec<&str> = call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"dial_outcome_unknown"), "{kinds:?}");
+    assert!(!kinds.contains(&"dial_not_found"), "{kinds:?}");
+    assert_eq!(
+        sim_dials_to(&app, "+14155552671").await,
+        1,
+        "dialed exactly once"
+    );
+    app.stop().await;
+}

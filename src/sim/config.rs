@@ -36,6 +36,8 @@ pub struct SimConfig {
     pub callback_delay: Duration,
     /// Seed for the outcome draws, for runs that repeat exactly; random when `None`.
     pub seed: Option<u64>,
+    /// Misbehaviour to inject: 429s above a rate, outages, latency.
+    pub faults: super::faults::FaultConfig,
 }
 
 impl Default for SimConfig {
@@ -51,6 +53,7 @@ impl Default for SimConfig {
             talk: (Duration::from_secs(2), Duration::from_secs(6)),
             callback_delay: Duration::from_millis(50),
             seed: None,
+            faults: super::faults::FaultConfig::default(),
         }
     }
 }

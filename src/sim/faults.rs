@@ -1,7 +1,7 @@
 //! Fault injection for the simulator, as a layer around its router, whatever its
 //! flavor: HTTP 429 above a configured request rate (with `Retry-After`), outage windows
-//! answering 503, and added response latency. It lets tests and benchmarks see how
-//! callvisor treats a provider that misbehaves the way real ones do.
+//! answering 503, and slow answers to write requests. It lets tests and benchmarks see
+//! how callvisor treats a provider that misbehaves the way real ones do.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -22,7 +22,9 @@ pub struct FaultConfig {
     /// Windows (start after the simulator starts, length) in which every API request
     /// answers 503.
     pub outages: Vec<(Duration, Duration)>,
-    /// Shortest and longest delay added before each API response.
+    /// Shortest and longest delay added to the answer of each write request (POST),
+    /// after it has taken effect: a delay longer than the client's timeout makes a
+    /// create-call whose outcome the client cannot know.
     pub latency: (Duration, Duration),
 }
 
@@ -111,10 +113,6 @@ pub async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: N
     if path.starts_with("/sim/") || path == "/health" {
         return next.run(request).await;
     }
-    let delay = faults.latency();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     let now = Instant::now();
     if faults.in_outage(now) {
         faults.unavailable.fetch_add(1, Ordering::Relaxed);
@@ -128,7 +126,9 @@ pub async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: N
         faults.rate_limited.fetch_add(1, Ordering::Relaxed);
         let mut response = (
             StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(serde_json::json!({"code": 20429, "status": 429, "message": "Too Many Requests"})),
+            axum::Json(
+                serde_json::json!({"code": 20429, "status": 429, "message": "Too Many Requests"}),
+            ),
         )
             .into_response();
         response
@@ -137,7 +137,13 @@ pub async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: N
         return response;
     }
     faults.passed.fetch_add(1, Ordering::Relaxed);
-    next.run(request).await
+    let is_write = request.method() == axum::http::Method::POST;
+    let response = next.run(request).await;
+    let delay = faults.latency();
+    if is_write && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    response
 }
 
 /// Parses outage windows written `START+LENGTH` in seconds, comma-separated

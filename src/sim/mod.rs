@@ -20,6 +20,7 @@
 //! would fire the network timeouts as soon as everything waits on a socket.
 
 pub mod config;
+pub mod faults;
 
 mod callbacks;
 mod listing;
@@ -48,6 +49,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct SimHandle {
     addr: SocketAddr,
     state: Arc<SimState>,
+    faults: Arc<faults::Faults>,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
 }
@@ -66,8 +68,18 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(std::io::Error::other)?;
+    let faults = faults::Faults::new(config.faults.clone());
     let state = Arc::new(SimState::new(config, http));
-    let app = routes::router(Arc::clone(&state));
+    let counts = Arc::clone(&faults);
+    let app = routes::router(Arc::clone(&state))
+        .route(
+            "/sim/faults",
+            axum::routing::get(move || async move { axum::Json(counts.counts()) }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&faults),
+            faults::inject,
+        ));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let shutdown = async {
@@ -84,6 +96,7 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
     Ok(SimHandle {
         addr,
         state,
+        faults,
         stop: Some(stop),
         server,
     })
@@ -109,6 +122,11 @@ impl SimHandle {
     /// Every create-call request accepted so far, oldest first.
     pub fn dials(&self) -> Vec<DialRecord> {
         self.state.dials()
+    }
+
+    /// How many requests the fault injection refused so far.
+    pub fn fault_counts(&self) -> faults::FaultCounts {
+        self.faults.counts()
     }
 
     /// Stops accepting requests, lets open ones finish (up to a few seconds), and stops
