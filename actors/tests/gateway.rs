@@ -97,7 +97,10 @@ async fn create_calls_queue_behind_the_rate_limit_and_never_exceed_it() {
     );
     let s = stats(&gw).await;
     assert_eq!(s.create_call_limiter.granted, 201);
-    assert!(s.create_call_limiter.waited >= 200);
+    assert!(
+        s.create_call_limiter.waited >= 199,
+        "all but the first two queued"
+    );
 }
 
 #[tokio::test(start_paused = true)]

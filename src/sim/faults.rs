@@ -8,7 +8,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,7 +16,8 @@ use tokio::time::Instant;
 /// What goes wrong, and when.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultConfig {
-    /// Provider API requests per second above which the simulator answers 429.
+    /// Provider API requests per second above which the simulator answers 429 (a
+    /// bucket of that many requests, refilled continuously, as providers meter).
     pub rate_limit_per_second: Option<u32>,
     /// Windows (start after the simulator starts, length) in which every API request
     /// answers 503.
@@ -42,8 +42,8 @@ pub struct FaultCounts {
 pub struct Faults {
     config: FaultConfig,
     started: Instant,
-    /// Arrival times of the requests let through in the last second.
-    recent: Mutex<VecDeque<Instant>>,
+    /// The rate-limit bucket: requests it can still take, as of when.
+    bucket: Mutex<(f64, Instant)>,
     rate_limited: AtomicU64,
     unavailable: AtomicU64,
     passed: AtomicU64,
@@ -51,10 +51,11 @@ pub struct Faults {
 
 impl Faults {
     pub fn new(config: FaultConfig) -> Arc<Self> {
+        let capacity = config.rate_limit_per_second.unwrap_or(0) as f64;
         Arc::new(Self {
             config,
             started: Instant::now(),
-            recent: Mutex::new(VecDeque::new()),
+            bucket: Mutex::new((capacity, Instant::now())),
             rate_limited: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
             passed: AtomicU64::new(0),
@@ -82,17 +83,15 @@ impl Faults {
         let Some(limit) = self.config.rate_limit_per_second else {
             return false;
         };
-        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        while recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-        {
-            recent.pop_front();
-        }
-        if recent.len() as u32 >= limit {
+        let capacity = limit as f64;
+        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, since) = *bucket;
+        let refilled = (tokens + now.duration_since(since).as_secs_f64() * capacity).min(capacity);
+        if refilled < 1.0 {
+            *bucket = (refilled, now);
             return true;
         }
-        recent.push_back(now);
+        *bucket = (refilled - 1.0, now);
         false
     }
 

@@ -2,10 +2,13 @@
 //!
 //! governor's own clock does not follow tokio's paused time, so the limiter here reads
 //! time from tokio and sleeps with tokio: on paused time, an hour of pacing takes no
-//! time at all, and tests can check exactly when each request went out. Quotas have no
-//! burst: requests are spaced evenly, so no window of the provider's length ever holds
-//! more than the quota (a burst of N followed by steady refill would put nearly 2 N in
-//! the first window).
+//! time at all, and tests can check exactly when each request went out.
+//!
+//! Two rules together: governor spaces requests evenly (one per `per / requests`) with a
+//! tolerance of one request, so a permit taken a little late — timers fire up to a
+//! millisecond late — does not push every later one back, and the achieved rate is the
+//! configured one; and a log of the last `requests` grants makes sure no window of the
+//! provider's length ever holds more than the quota, even right after an idle spell.
 
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
@@ -72,6 +75,12 @@ pub struct Limiter {
     /// Total time spent waiting, in microseconds.
     waited_micros: AtomicU64,
     granted: AtomicU64,
+    /// Waiters line up here, first come first served, so only the head of the line
+    /// sleeps on the quota: a crowd of waiters all waking at each permit would cost
+    /// CPU and make every permit late.
+    line: tokio::sync::Mutex<()>,
+    /// When the last `rate.requests` permits were granted, oldest first.
+    recent: std::sync::Mutex<std::collections::VecDeque<Instant>>,
 }
 
 /// What a limiter has done, for the stats endpoint.
@@ -89,7 +98,7 @@ impl Limiter {
         let spacing = rate.spacing().max(Duration::from_nanos(1));
         let quota = Quota::with_period(spacing)
             .expect("spacing is not zero")
-            .allow_burst(NonZeroU32::MIN);
+            .allow_burst(NonZeroU32::MIN.saturating_add(1));
         let clock = TokioTime {
             origin: Instant::now(),
         };
@@ -100,6 +109,8 @@ impl Limiter {
             waited: AtomicU64::new(0),
             waited_micros: AtomicU64::new(0),
             granted: AtomicU64::new(0),
+            line: tokio::sync::Mutex::new(()),
+            recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -107,7 +118,14 @@ impl Limiter {
     /// how long that took.
     pub async fn acquire(&self) -> Duration {
         let started = Instant::now();
+        let _turn = self.line.lock().await;
         loop {
+            if let Some(window_opens) = self.window_opens() {
+                if Instant::now() < window_opens {
+                    tokio::time::sleep_until(window_opens).await;
+                    continue;
+                }
+            }
             match self.gcra.check() {
                 Ok(()) => break,
                 Err(not_until) => {
@@ -116,6 +134,7 @@ impl Limiter {
                 }
             }
         }
+        self.remember(Instant::now());
         let waited = started.elapsed();
         self.granted.fetch_add(1, Ordering::Relaxed);
         if !waited.is_zero() {
@@ -124,6 +143,23 @@ impl Limiter {
                 .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
         }
         waited
+    }
+
+    /// When the oldest of the last `requests` grants leaves the window, if the log is
+    /// full.
+    fn window_opens(&self) -> Option<Instant> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        (recent.len() >= self.rate.requests as usize)
+            .then(|| recent.front().map(|oldest| *oldest + self.rate.per))
+            .flatten()
+    }
+
+    fn remember(&self, granted_at: Instant) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.push_back(granted_at);
+        while recent.len() > self.rate.requests.max(1) as usize {
+            recent.pop_front();
+        }
     }
 
     pub fn stats(&self) -> LimiterStats {
@@ -149,11 +185,20 @@ mod tests {
             limiter.acquire().await;
             times.push(start.elapsed());
         }
-        assert_eq!(times[0], Duration::ZERO);
-        assert_eq!(times[1], Duration::from_millis(300));
-        // Any 60 s window holds at most 200; the 201st goes out after the first window.
-        assert!(times[200] >= Duration::from_secs(60));
-        let stats = limiter.stats();
-        assert_eq!((stats.granted, stats.waited), (201, 200));
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| **u < *t + Duration::from_secs(60))
+                .count();
+            assert!(in_window <= 200, "{in_window} in the minute after {t:?}");
+        }
+        assert_eq!(
+            times[200],
+            Duration::from_secs(60),
+            "the 201st waits for the window"
+        );
+        // Evenly spaced in between: no burst beyond the one-request tolerance.
+        assert_eq!(times[3] - times[2], Duration::from_millis(300));
+        assert_eq!(limiter.stats().granted, 201);
     }
 }
