@@ -223,6 +223,9 @@ async fn ringing_call(flavor: &str) -> (TestServer, String, String, Value) {
     (app, manager, call_id, before)
 }
 
+/// A forged callback: what is wrong with it, its form and its headers.
+type Attempt<'a> = (&'a str, Vec<(String, String)>, Vec<(&'a str, String)>);
+
 /// Posts a form to the server at `path` with `headers`.
 async fn post_form(
     app: &TestServer,
@@ -279,7 +282,7 @@ async fn forged_plivo_callbacks_are_refused_and_a_signed_one_is_applied() {
             ("X-Plivo-Signature-V3-Nonce", nonce.to_string()),
         ]
     };
-    let attempts: Vec<(&str, Vec<(String, String)>, Vec<(&str, String)>)> = vec![
+    let attempts: Vec<Attempt> = vec![
         (
             "one changed byte",
             one_byte_changed(&params),
@@ -340,7 +343,7 @@ async fn forged_twilio_callbacks_are_refused_and_a_signed_one_is_applied() {
     ]);
     let good = twilio::sign(token, &url, &params);
     let sig = |s: String| vec![("X-Twilio-Signature", s)];
-    let attempts: Vec<(&str, Vec<(String, String)>, Vec<(&str, String)>)> = vec![
+    let attempts: Vec<Attempt> = vec![
         (
             "one changed byte",
             one_byte_changed(&params),
