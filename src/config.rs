@@ -303,3 +303,23 @@ impl std::str::FromStr for SecondsRange {
         Ok(Self(min, max))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Flavor;
+
+    #[test]
+    fn the_simulator_flavor_is_a_flag_of_sim_and_of_the_server() {
+        let cli = Cli::try_parse_from(["callvisor", "sim", "--flavor", "plivo"]).unwrap();
+        assert_eq!(cli.serve.sim.sim_flavor, Flavor::Plivo);
+        assert!(matches!(cli.command, Some(Command::Sim(_))));
+        let cli = Cli::try_parse_from(["callvisor", "--sim-flavor", "exotel"]).unwrap();
+        assert_eq!(cli.serve.sim.sim_flavor, Flavor::Exotel);
+        let cli = Cli::try_parse_from(["callvisor", "--provider", "plivo"]).unwrap();
+        assert_eq!(cli.serve.provider, ProviderKind::Plivo);
+        assert_eq!(cli.serve.plivo_api_base, "https://api.plivo.com");
+        assert_eq!(cli.serve.exotel_api_base, "https://api.exotel.com");
+        assert!(Cli::try_parse_from(["callvisor", "sim", "--flavor", "vonage"]).is_err());
+    }
+}

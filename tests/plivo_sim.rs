@@ -64,7 +64,7 @@ fn around_now() -> CallListQuery {
     }
 }
 
-fn status(r: &Received) -> String {
+fn status(r: &Received) -> &str {
     r.field("CallStatus").unwrap_or_default()
 }
 
@@ -175,7 +175,7 @@ async fn the_list_pages_through_every_finished_call() {
         let r = hooks.next().await;
         if status(&r) != "ringing" {
             finished += 1;
-            call_uuids.push(r.field("CallUUID").unwrap());
+            call_uuids.push(r.field("CallUUID").unwrap().to_string());
         }
     }
     let paged = plivo.clone().with_page_size(2);
@@ -250,7 +250,7 @@ async fn hanging_up_ends_a_ringing_or_answered_call() {
         .await
         .unwrap();
     let ring = hooks.next().await;
-    let call_uuid = ring.field("CallUUID").unwrap();
+    let call_uuid = ring.field("CallUUID").unwrap().to_string();
     plivo.hang_up(&call_uuid, HangUp::Cancel).await.unwrap();
     let hangup = hooks.next().await;
     assert_eq!(status(&hangup), "cancel");
@@ -270,7 +270,7 @@ async fn hanging_up_ends_a_ringing_or_answered_call() {
         .create_call(&dial("+14155550102", hooks.hook("answered")))
         .await
         .unwrap();
-    let call_uuid = hooks.next().await.field("CallUUID").unwrap();
+    let call_uuid = hooks.next().await.field("CallUUID").unwrap().to_string();
     for _ in 0..100 {
         let live = plivo.fetch_call(&call_uuid).await.unwrap();
         if live.observation.status == CallStatus::InProgress {

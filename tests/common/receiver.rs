@@ -19,12 +19,14 @@ pub struct Received {
     pub url: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The body's form fields (none for a body that is not a form).
+    pub params: Vec<(String, String)>,
 }
 
 impl Received {
     /// The body's form fields.
     pub fn form(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(&self.body).into_owned().collect()
+        self.params.clone()
     }
 
     /// The body as JSON.
@@ -33,11 +35,11 @@ impl Received {
     }
 
     /// A form field.
-    pub fn field(&self, name: &str) -> Option<String> {
-        self.form()
-            .into_iter()
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -62,10 +64,20 @@ impl Receiver {
             let base = base_for_handler.clone();
             async move {
                 let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                let is_form = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+                let params = if is_form {
+                    form_urlencoded::parse(&body).into_owned().collect()
+                } else {
+                    Vec::new()
+                };
                 let _ = tx.send(Received {
                     url: format!("{base}{path}"),
                     headers,
                     body: body.to_vec(),
+                    params,
                 });
                 "ok"
             }
