@@ -104,17 +104,11 @@ async fn an_answered_call_rings_and_hangs_up_signed_and_in_order() {
 
     let ring = hooks.next().await;
     let hangup = hooks.next().await;
-    assert_eq!(
-        (status(&ring), status(&hangup)),
-        ("ringing".into(), "completed".into())
-    );
+    assert_eq!((status(&ring), status(&hangup)), ("ringing", "completed"));
     for r in [&ring, &hangup] {
         assert_eq!(r.url, hooks.hook("c1"));
         assert_signed(&token, r);
-        assert_eq!(
-            r.field("RequestUUID").as_deref(),
-            Some(request_uuid.as_str())
-        );
+        assert_eq!(r.field("RequestUUID"), Some(request_uuid.as_str()));
     }
     let rang = parse_callback(&ring.form()).unwrap();
     assert_ne!(rang.call_uuid, request_uuid);
