@@ -36,6 +36,10 @@ pub enum ProviderKind {
     Sim,
     /// Twilio's Calls API.
     Twilio,
+    /// Plivo's Call API.
+    Plivo,
+    /// Exotel's Voice API.
+    Exotel,
 }
 
 /// Log output format.
@@ -104,6 +108,47 @@ pub struct ServeArgs {
         global = true
     )]
     pub twilio_api_base: String,
+    /// Plivo auth id (the account).
+    #[arg(long, env = "PLIVO_AUTH_ID", global = true)]
+    pub plivo_auth_id: Option<String>,
+    /// Plivo auth token; also verifies `X-Plivo-Signature-V3`.
+    #[arg(long, env = "PLIVO_AUTH_TOKEN", hide_env_values = true, global = true)]
+    pub plivo_auth_token: Option<String>,
+    #[arg(
+        long,
+        env = "PLIVO_API_BASE",
+        default_value = "https://api.plivo.com",
+        global = true
+    )]
+    pub plivo_api_base: String,
+    /// Exotel account sid.
+    #[arg(long, env = "EXOTEL_SID", global = true)]
+    pub exotel_sid: Option<String>,
+    /// Exotel API key (the Basic auth user).
+    #[arg(long, env = "EXOTEL_API_KEY", global = true)]
+    pub exotel_api_key: Option<String>,
+    /// Exotel API token (the Basic auth password).
+    #[arg(long, env = "EXOTEL_API_TOKEN", hide_env_values = true, global = true)]
+    pub exotel_api_token: Option<String>,
+    /// The ExoPhone Exotel calls are placed from.
+    #[arg(long, env = "EXOTEL_CALLER_ID", global = true)]
+    pub exotel_caller_id: Option<String>,
+    #[arg(
+        long,
+        env = "EXOTEL_API_BASE",
+        default_value = "https://api.exotel.com",
+        global = true
+    )]
+    pub exotel_api_base: String,
+    /// Secret token Exotel's callback URLs carry. Default: generated once and kept in
+    /// the data directory.
+    #[arg(
+        long,
+        env = "EXOTEL_WEBHOOK_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub exotel_webhook_token: Option<String>,
     /// Caller id used when neither the request nor the agent names one.
     #[arg(long, env = "CALLVISOR_CALLER_ID", global = true)]
     pub caller_id: Option<String>,
@@ -250,6 +295,16 @@ pub struct GatewayArgs {
 /// How the simulator behaves.
 #[derive(Args, Debug, Clone)]
 pub struct SimBehaviour {
+    /// Which provider the simulator speaks like: `twilio`, `plivo` or `exotel`.
+    #[arg(
+        long = "sim-flavor",
+        visible_alias = "flavor",
+        env = "SIM_FLAVOR",
+        value_enum,
+        default_value = "twilio",
+        global = true
+    )]
+    pub sim_flavor: crate::sim::Flavor,
     /// Share of calls answered (0..1).
     #[arg(long, env = "SIM_ANSWER_RATE", default_value_t = 0.8, global = true)]
     pub sim_answer_rate: f64,
@@ -275,14 +330,22 @@ pub struct SimBehaviour {
     /// effect), in seconds, `MIN-MAX`.
     #[arg(long, env = "SIM_LATENCY_SECONDS", default_value = "0", global = true)]
     pub sim_latency_seconds: SecondsRange,
-    /// Account SID the simulator accepts.
+    /// Account the simulator accepts (Twilio account sid, Plivo auth id, Exotel sid).
     #[arg(
         long,
         env = "SIM_ACCOUNT_SID",
-        default_value = "AC00000000000000000000000000000000",
+        default_value = crate::sim::DEFAULT_ACCOUNT_SID,
         global = true
     )]
     pub sim_account_sid: String,
+    /// API key the Exotel flavor accepts.
+    #[arg(
+        long,
+        env = "SIM_API_KEY",
+        default_value = crate::sim::DEFAULT_API_KEY,
+        global = true
+    )]
+    pub sim_api_key: String,
     /// Auth token the simulator accepts and signs callbacks with.
     #[arg(
         long,
@@ -341,5 +404,25 @@ impl std::str::FromStr for SecondsRange {
             return Err(format!("range '{s}' has its minimum above its maximum"));
         }
         Ok(Self(min, max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Flavor;
+
+    #[test]
+    fn the_simulator_flavor_is_a_flag_of_sim_and_of_the_server() {
+        let cli = Cli::try_parse_from(["callvisor", "sim", "--flavor", "plivo"]).unwrap();
+        assert_eq!(cli.serve.sim.sim_flavor, Flavor::Plivo);
+        assert!(matches!(cli.command, Some(Command::Sim(_))));
+        let cli = Cli::try_parse_from(["callvisor", "--sim-flavor", "exotel"]).unwrap();
+        assert_eq!(cli.serve.sim.sim_flavor, Flavor::Exotel);
+        let cli = Cli::try_parse_from(["callvisor", "--provider", "plivo"]).unwrap();
+        assert_eq!(cli.serve.provider, ProviderKind::Plivo);
+        assert_eq!(cli.serve.plivo_api_base, "https://api.plivo.com");
+        assert_eq!(cli.serve.exotel_api_base, "https://api.exotel.com");
+        assert!(Cli::try_parse_from(["callvisor", "sim", "--flavor", "vonage"]).is_err());
     }
 }

@@ -57,7 +57,8 @@ async fn run_sim(serve: &ServeArgs, args: &SimArgs) -> Result<(), server::StartE
     tracing::warn!(
         base_url = %handle.base_url(),
         account_sid = %config.account_sid,
-        "provider simulator running (Twilio wire format); no real phone will ring"
+        flavor = config.flavor.as_str(),
+        "provider simulator running; no real phone will ring"
     );
     shutdown_signal().await;
     handle.shutdown().await;

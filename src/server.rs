@@ -8,9 +8,11 @@
 use crate::config::{ProviderKind, ServeArgs};
 use crate::http::auth::JwtKeys;
 use crate::http::{router, AppState, CallDefaults, ProviderInfo, WebhookSettings};
+use crate::providers::exotel::{self, ExotelConfig, ExotelProvider};
+use crate::providers::plivo::{PlivoConfig, PlivoProvider};
 use crate::providers::twilio::{TwilioConfig, TwilioProvider};
 use crate::sim::faults::{parse_outages, FaultConfig};
-use crate::sim::{self, SimConfig, SimHandle};
+use crate::sim::{self, Flavor, SimConfig, SimHandle};
 use crate::store::SqlStore;
 use crate::{secret, telemetry};
 use callvisor_actors::calls::CallSettings;
@@ -62,7 +64,14 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         .trim_end_matches('/')
         .to_string();
 
-    let (provider, provider_info, twilio_token, sim, simulated_caller) = provider_for(args).await?;
+    let ProviderSetup {
+        provider,
+        info: provider_info,
+        secrets,
+        sim,
+        caller: simulated_caller,
+    } = provider_for(args).await?;
+    let status_callback_base = secrets.status_callback_base(&public_url);
     let caller_id = match &args.caller_id {
         Some(raw) => Some(PhoneNumber::parse(raw).map_err(|e| format!("CALLVISOR_CALLER_ID {e}"))?),
         None => simulated_caller,
@@ -76,7 +85,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         calls: CallSettings {
             call_timeout: args.call_timeout(),
             ring_timeout: Duration::from_secs(args.ring_timeout_seconds),
-            status_callback_base: format!("{public_url}/webhooks/twilio/status"),
+            status_callback_base,
             redial_delay: Duration::from_secs_f64(args.redial_delay_seconds.max(0.01)),
             ..CallSettings::default()
         },
@@ -92,7 +101,9 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         jwt: JwtKeys::new(&secret),
         webhooks: Arc::new(WebhookSettings {
             public_url: public_url.clone(),
-            twilio_auth_token: twilio_token,
+            twilio_auth_token: secrets.twilio,
+            plivo_auth_token: secrets.plivo,
+            exotel_token: secrets.exotel,
         }),
         defaults: Arc::new(CallDefaults { caller_id }),
         provider: Arc::new(provider_info),
@@ -128,19 +139,109 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
     })
 }
 
-type ProviderSetup = (
-    Arc<dyn Provider>,
-    ProviderInfo,
-    String,
-    Option<SimHandle>,
-    Option<PhoneNumber>,
-);
+/// The provider calls are placed with, and what goes with it.
+struct ProviderSetup {
+    provider: Arc<dyn Provider>,
+    info: ProviderInfo,
+    secrets: WebhookSecrets,
+    /// The embedded simulator, when calls are simulated.
+    sim: Option<SimHandle>,
+    /// The caller id of simulated calls.
+    caller: Option<PhoneNumber>,
+}
+
+/// Which provider's callbacks are expected, and the secret that authenticates them.
+struct WebhookSecrets {
+    wire: Flavor,
+    twilio: Option<String>,
+    plivo: Option<String>,
+    exotel: Option<String>,
+}
+
+impl WebhookSecrets {
+    fn for_wire(wire: Flavor, secret: String) -> Self {
+        let only = |f: Flavor| (wire == f).then(|| secret.clone());
+        Self {
+            wire,
+            twilio: only(Flavor::Twilio),
+            plivo: only(Flavor::Plivo),
+            exotel: only(Flavor::Exotel),
+        }
+    }
+
+    /// Where the provider reports call status: its webhook endpoint, with Exotel's
+    /// token in the query.
+    fn status_callback_base(&self, public_url: &str) -> String {
+        let endpoint = format!("{public_url}/webhooks/{}/status", self.wire.as_str());
+        match (&self.wire, &self.exotel) {
+            (Flavor::Exotel, Some(token)) => exotel::callback_base(&endpoint, token),
+            _ => endpoint,
+        }
+    }
+}
+
+/// The Exotel webhook token: configured, or generated once and kept.
+fn exotel_token(args: &ServeArgs) -> Result<String, StartError> {
+    let token = secret::load_or_create_kept(
+        &secret::EXOTEL_WEBHOOK_TOKEN,
+        args.exotel_webhook_token.as_deref(),
+        &args.data_dir,
+    )?;
+    Ok(String::from_utf8(token).map_err(|_| "EXOTEL_WEBHOOK_TOKEN must be UTF-8")?)
+}
+
+/// The values of settings a provider requires, or a message naming those missing.
+fn required<'a>(
+    provider: &str,
+    settings: &[(&'static str, &'a Option<String>)],
+) -> Result<Vec<&'a str>, StartError> {
+    let missing: Vec<&str> = settings
+        .iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(|v| v.trim().is_empty()))
+        .map(|(name, _)| *name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("CALLVISOR_PROVIDER={provider} needs {}", missing.join(", ")).into());
+    }
+    Ok(settings.iter().filter_map(|(_, v)| v.as_deref()).collect())
+}
+
+/// The adapter for `wire` with these credentials, at `api_base`.
+fn adapter(
+    args: &ServeArgs,
+    wire: Flavor,
+    (account, key, token): (&str, &str, &str),
+    api_base: &str,
+) -> Result<Arc<dyn Provider>, StartError> {
+    let request_timeout =
+        Duration::from_secs_f64(args.gateway.provider_request_timeout_seconds.max(0.1));
+    Ok(match wire {
+        Flavor::Twilio => Arc::new(TwilioProvider::new(TwilioConfig {
+            account_sid: account.to_string(),
+            auth_token: token.to_string(),
+            api_base: api_base.to_string(),
+            request_timeout,
+        })?),
+        Flavor::Plivo => Arc::new(PlivoProvider::new(PlivoConfig {
+            auth_id: account.to_string(),
+            auth_token: token.to_string(),
+            api_base: api_base.to_string(),
+            request_timeout,
+        })?),
+        Flavor::Exotel => Arc::new(ExotelProvider::new(ExotelConfig {
+            sid: account.to_string(),
+            api_key: key.to_string(),
+            api_token: token.to_string(),
+            caller_id: args.exotel_caller_id.clone(),
+            api_base: api_base.to_string(),
+            request_timeout,
+        })?),
+    })
+}
 
 /// The provider adapter for the configuration; starts the simulator when asked for.
 async fn provider_for(args: &ServeArgs) -> Result<ProviderSetup, StartError> {
-    let request_timeout =
-        Duration::from_secs_f64(args.gateway.provider_request_timeout_seconds.max(0.1));
-    match args.provider {
+    let (wire, credentials, api_base, sim) = match args.provider {
         ProviderKind::Sim => {
             let config = sim_config(args)?;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -148,63 +249,114 @@ async fn provider_for(args: &ServeArgs) -> Result<ProviderSetup, StartError> {
             let api_base = handle.base_url();
             tracing::warn!(
                 "======== SIMULATED CALLS: no real phone will ring. The built-in provider \
-                 simulator answers at {api_base}. Set CALLVISOR_PROVIDER=twilio to dial for real. ========"
+                 simulator ({} flavor) answers at {api_base}. Set CALLVISOR_PROVIDER=twilio, \
+                 plivo or exotel to dial for real. ========",
+                config.flavor.as_str()
             );
-            let twilio = TwilioProvider::new(TwilioConfig {
-                account_sid: config.account_sid.clone(),
-                auth_token: config.auth_token.clone(),
-                api_base: api_base.clone(),
-                request_timeout,
-            })?;
-            let info = ProviderInfo {
-                name: "sim".into(),
-                api_base,
-                simulated: true,
-                configured: true,
-            };
-            let caller = PhoneNumber::parse(SIMULATED_CALLER_ID).ok();
-            Ok((
-                Arc::new(twilio),
-                info,
-                config.auth_token,
-                Some(handle),
-                caller,
-            ))
+            let credentials = (config.account_sid, config.api_key, config.auth_token);
+            (config.flavor, credentials, api_base, Some(handle))
         }
         ProviderKind::Twilio => {
-            let (Some(sid), Some(token)) = (&args.twilio_account_sid, &args.twilio_auth_token)
-            else {
-                return Err(
-                    "CALLVISOR_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
-                        .into(),
-                );
-            };
-            let twilio = TwilioProvider::new(TwilioConfig {
-                account_sid: sid.clone(),
-                auth_token: token.clone(),
-                api_base: args.twilio_api_base.clone(),
-                request_timeout,
-            })?;
-            let info = ProviderInfo {
-                name: "twilio".into(),
-                api_base: args.twilio_api_base.clone(),
-                simulated: false,
-                configured: true,
-            };
-            Ok((Arc::new(twilio), info, token.clone(), None, None))
+            let v = required(
+                "twilio",
+                &[
+                    ("TWILIO_ACCOUNT_SID", &args.twilio_account_sid),
+                    ("TWILIO_AUTH_TOKEN", &args.twilio_auth_token),
+                ],
+            )?;
+            let credentials = (v[0].to_string(), v[0].to_string(), v[1].to_string());
+            (
+                Flavor::Twilio,
+                credentials,
+                args.twilio_api_base.clone(),
+                None,
+            )
         }
-    }
+        ProviderKind::Plivo => {
+            let v = required(
+                "plivo",
+                &[
+                    ("PLIVO_AUTH_ID", &args.plivo_auth_id),
+                    ("PLIVO_AUTH_TOKEN", &args.plivo_auth_token),
+                ],
+            )?;
+            let credentials = (v[0].to_string(), v[0].to_string(), v[1].to_string());
+            (
+                Flavor::Plivo,
+                credentials,
+                args.plivo_api_base.clone(),
+                None,
+            )
+        }
+        ProviderKind::Exotel => {
+            let v = required(
+                "exotel",
+                &[
+                    ("EXOTEL_SID", &args.exotel_sid),
+                    ("EXOTEL_API_KEY", &args.exotel_api_key),
+                    ("EXOTEL_API_TOKEN", &args.exotel_api_token),
+                ],
+            )?;
+            let credentials = (v[0].to_string(), v[1].to_string(), v[2].to_string());
+            (
+                Flavor::Exotel,
+                credentials,
+                args.exotel_api_base.clone(),
+                None,
+            )
+        }
+    };
+    let (account, key, token) = credentials;
+    let provider = adapter(args, wire, (&account, &key, &token), &api_base)?;
+    let secret = match wire {
+        Flavor::Exotel => exotel_token(args)?,
+        Flavor::Twilio | Flavor::Plivo => token,
+    };
+    let simulated = sim.is_some();
+    Ok(ProviderSetup {
+        info: ProviderInfo {
+            name: if simulated { "sim" } else { wire.as_str() }.into(),
+            api_base,
+            simulated,
+            configured: true,
+        },
+        provider,
+        secrets: WebhookSecrets::for_wire(wire, secret),
+        sim,
+        caller: simulated
+            .then(|| PhoneNumber::parse(SIMULATED_CALLER_ID).ok())
+            .flatten(),
+    })
 }
 
 /// Rate limits, retries and breaker of the configured provider.
 fn gateway_config(args: &ServeArgs, provider: Arc<dyn Provider>) -> GatewayConfig {
     let g = &args.gateway;
-    let limits = match args.provider {
-        ProviderKind::Sim | ProviderKind::Twilio => RateLimits {
+    let wire = match args.provider {
+        ProviderKind::Sim => args.sim.sim_flavor,
+        ProviderKind::Twilio => Flavor::Twilio,
+        ProviderKind::Plivo => Flavor::Plivo,
+        ProviderKind::Exotel => Flavor::Exotel,
+    };
+    let limits = match wire {
+        Flavor::Twilio => RateLimits {
             create_call: Rate::per_second(g.twilio_calls_per_second.max(1)),
             other: Rate::per_second(g.twilio_api_requests_per_second.max(1)),
             shared: false,
         },
+        Flavor::Plivo => RateLimits {
+            create_call: Rate::per_second(g.plivo_calls_per_second.max(1)),
+            other: Rate::per_second(g.plivo_api_requests_per_second.max(1)),
+            shared: false,
+        },
+        Flavor::Exotel => {
+            let all_voice_apis = Rate::per_minute(g.exotel_calls_per_minute.max(1));
+            RateLimits {
+                create_call: all_voice_apis,
+                other: all_voice_apis,
+                shared: true,
+            }
+        }
     };
     GatewayConfig {
         provider,
@@ -229,8 +381,10 @@ pub fn sim_config(args: &ServeArgs) -> Result<SimConfig, StartError> {
         latency: (s.sim_latency_seconds.0, s.sim_latency_seconds.1),
     };
     Ok(SimConfig {
+        flavor: s.sim_flavor,
         account_sid: s.sim_account_sid.clone(),
         auth_token: s.sim_auth_token.clone(),
+        api_key: s.sim_api_key.clone(),
         answer_rate: s.sim_answer_rate,
         busy_rate: s.sim_busy_rate,
         fail_rate: s.sim_fail_rate,

@@ -508,6 +508,10 @@ async fn health_metrics_and_the_openapi_document_are_served() {
     assert_eq!(doc.status, 200);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc.body["paths"]["/api/v1/calls/outbound"]["post"].is_object());
+    for provider in ["twilio", "plivo", "exotel"] {
+        let path = format!("/webhooks/{provider}/status");
+        assert!(doc.body["paths"][&path]["post"].is_object(), "{path}");
+    }
     app.stop().await;
 }
 

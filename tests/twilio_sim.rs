@@ -1,106 +1,48 @@
 //! The real Twilio adapter against the provider simulator, over real sockets: what one
 //! says the other must understand, callbacks included.
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Uri};
+mod common;
+
 use callvisor::providers::twilio::{parse_status_callback, verify, TwilioConfig, TwilioProvider};
 use callvisor::sim::{self, SimConfig, SimHandle};
 use callvisor_actors::domain::{CallStatus, FailureReason, PhoneNumber};
 use callvisor_actors::ports::{CallListQuery, DialRequest, HangUp, Provider, ProviderError};
 use chrono::{Duration as ChronoDuration, Utc};
+use common::receiver::{Received, Receiver};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-use tokio::time::timeout;
 
-/// Longest wait for anything in these tests; everything normally takes well under it.
-const WAIT: Duration = Duration::from_secs(5);
-
-/// A status callback as the receiver got it.
-#[derive(Debug)]
-struct Received {
-    /// The full URL it was sent to, query included, as a receiver behind its public
-    /// base URL would rebuild it.
-    url: String,
-    params: Vec<(String, String)>,
-    signature: Option<String>,
+/// What the tests read of a Twilio callback.
+trait TwilioCallback {
+    fn get(&self, name: &str) -> Option<&str>;
+    fn status(&self) -> &str;
+    fn signature(&self) -> Option<&str>;
 }
 
-impl Received {
+impl TwilioCallback for Received {
     fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.field(name)
     }
     fn status(&self) -> &str {
-        self.get("CallStatus").unwrap_or("")
+        self.field("CallStatus").unwrap_or("")
+    }
+    fn signature(&self) -> Option<&str> {
+        self.header("X-Twilio-Signature")
     }
 }
 
-/// A local endpoint that records every callback posted to it.
-struct Receiver {
-    base: String,
-    got: mpsc::UnboundedReceiver<Received>,
-}
-
-impl Receiver {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, got) = mpsc::unbounded_channel();
-        let base_for_handler = base.clone();
-        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-            let tx = tx.clone();
-            let base = base_for_handler.clone();
-            async move {
-                let path = uri.path_and_query().map_or("/", |p| p.as_str());
-                let _ = tx.send(Received {
-                    url: format!("{base}{path}"),
-                    params: form_urlencoded::parse(&body).into_owned().collect(),
-                    signature: headers
-                        .get("X-Twilio-Signature")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned),
-                });
-                "ok"
-            }
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { base, got }
-    }
-
-    fn hook(&self, call: &str) -> String {
-        format!("{}/webhooks/twilio?call_id={call}", self.base)
-    }
-
-    async fn next(&mut self) -> Received {
-        timeout(WAIT, self.got.recv())
-            .await
-            .expect("a callback within the time limit")
-            .expect("the receiver is running")
-    }
-
-    /// Callbacks until (and including) a final one.
-    async fn until_final(&mut self) -> Vec<Received> {
-        let mut all = Vec::new();
-        loop {
-            let r = self.next().await;
-            let done = matches!(
-                r.status(),
-                "completed" | "busy" | "failed" | "no-answer" | "canceled"
-            );
-            all.push(r);
-            if done {
-                return all;
-            }
-        }
-    }
-
-    /// Nothing more arrives within `quiet`.
-    async fn assert_silent(&mut self, quiet: Duration) {
-        if let Ok(Some(r)) = timeout(quiet, self.got.recv()).await {
-            panic!("unexpected callback: {r:?}");
+/// Callbacks until (and including) a final one.
+async fn until_final(hooks: &mut Receiver) -> Vec<Received> {
+    let mut all = Vec::new();
+    loop {
+        let r = hooks.next().await;
+        let done = matches!(
+            r.status(),
+            "completed" | "busy" | "failed" | "no-answer" | "canceled"
+        );
+        all.push(r);
+        if done {
+            return all;
         }
     }
 }
@@ -171,7 +113,7 @@ async fn an_answered_call_reports_every_step_signed_and_in_order() {
     let sid = accepted.provider_call_id;
     assert!(sid.starts_with("CA") && sid.len() == 34, "{sid}");
 
-    let got = hooks.until_final().await;
+    let got = until_final(&mut hooks).await;
     let statuses: Vec<&str> = got.iter().map(Received::status).collect();
     assert_eq!(
         statuses,
@@ -179,7 +121,7 @@ async fn an_answered_call_reports_every_step_signed_and_in_order() {
     );
     for (i, r) in got.iter().enumerate() {
         assert_eq!(r.url, hooks.hook("c1"));
-        let signature = r.signature.as_deref().expect("signed");
+        let signature = r.signature().expect("signed");
         assert!(verify(&token, &r.url, &r.params, signature), "{r:?}");
         assert!(!verify("another-token", &r.url, &r.params, signature));
         assert_eq!(r.get("SequenceNumber"), Some(i.to_string().as_str()));
@@ -448,7 +390,7 @@ async fn a_busy_line_ends_busy() {
         .await
         .unwrap()
         .provider_call_id;
-    let got = hooks.until_final().await;
+    let got = until_final(&mut hooks).await;
     let statuses: Vec<&str> = got.iter().map(Received::status).collect();
     assert_eq!(statuses, ["initiated", "ringing", "busy"]);
     let last = &got[2];
@@ -492,7 +434,7 @@ async fn only_subscribed_events_are_sent_but_always_the_final_one() {
         .as_str()
         .is_some_and(|d| d.ends_with("+0000")));
 
-    let got = hooks.until_final().await;
+    let got = until_final(&mut hooks).await;
     let seen: Vec<(&str, &str)> = got
         .iter()
         .map(|r| (r.status(), r.get("SequenceNumber").unwrap_or("")))
@@ -541,5 +483,41 @@ async fn dials_are_logged_per_number() {
         .await
         .unwrap();
     assert!(health.status().is_success());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_callback_carries_its_fields_in_the_signed_query() {
+    let sim = start_sim(fast(0.0, 1.0, 0.0)).await;
+    let mut hooks = Receiver::start().await;
+    let account = sim.config().account_sid.clone();
+    let hook = hooks.hook("get");
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/2010-04-01/Accounts/{account}/Calls.json",
+            sim.base_url()
+        ))
+        .basic_auth(&account, Some(&sim.config().auth_token))
+        .form(&[
+            ("To", "+14155550101"),
+            ("From", "+14155550000"),
+            ("Url", "https://bot.example/answer"),
+            ("StatusCallback", hook.as_str()),
+            ("StatusCallbackMethod", "GET"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let busy = hooks.next().await;
+    assert!(busy.body.is_empty() && busy.params.is_empty());
+    assert!(
+        busy.url.starts_with(&format!("{hook}&CallSid=CA")),
+        "{}",
+        busy.url
+    );
+    assert!(busy.url.contains("CallStatus=busy"), "{}", busy.url);
+    let signature = busy.signature().expect("signed");
+    assert!(verify(&sim.config().auth_token, &busy.url, &[], signature));
     sim.shutdown().await;
 }

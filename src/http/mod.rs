@@ -21,11 +21,17 @@ use routes::{agents, calls, clients, health, openapi, webhooks};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Settings for authenticating provider callbacks.
+/// Settings for authenticating provider callbacks. A provider whose secret is not set
+/// has every callback refused.
 pub struct WebhookSettings {
     /// Base URL the provider calls back, as configured: signatures are computed over it.
     pub public_url: String,
-    pub twilio_auth_token: String,
+    /// The key of `X-Twilio-Signature`.
+    pub twilio_auth_token: Option<String>,
+    /// The key of `X-Plivo-Signature-V3`.
+    pub plivo_auth_token: Option<String>,
+    /// The token Exotel's callback URLs carry.
+    pub exotel_token: Option<String>,
 }
 
 /// Defaults applied to requests that leave something out.
@@ -75,7 +81,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/calls", get(calls::list))
         .route("/api/v1/calls/{id}", get(calls::get))
         .route("/api/v1/calls/{id}/cancel", post(calls::cancel))
-        .route("/webhooks/twilio/status", post(webhooks::twilio_status))
+        .route("/webhooks/twilio/status", post(webhooks::twilio::status))
+        .route("/webhooks/plivo/status", post(webhooks::plivo::status))
+        .route("/webhooks/exotel/status", post(webhooks::exotel::status))
         .route("/health", get(health::health))
         .route("/health/detailed", get(health::detailed))
         .route("/metrics", get(metrics_layer::render))

@@ -1,39 +1,54 @@
-//! Status callback delivery, as Twilio does it.
+//! Status callback delivery, the same for every flavor.
 //!
-//! Each call with a `StatusCallback` gets one sender task fed by a queue, so its
-//! callbacks leave in the order the events happened, each `callback_delay` after its
-//! event. A callback is signed with `X-Twilio-Signature` over the exact URL it is sent to
-//! (the shared [`sign`], so a receiver checking with `verify` is tested for real). A
-//! failed delivery is logged and dropped: Twilio does not retry status callbacks.
+//! Each call gets one sender task fed by a queue, so its callbacks leave in the order
+//! the events happened, each `callback_delay` after its event. The flavor builds each
+//! request whole (URL, method, headers with its signature, body); every callback of
+//! every flavor then leaves through [`deliver`], the one place a delivery happens. A
+//! failed delivery is logged and dropped: none of the providers retries status
+//! callbacks in a way the simulator needs to reproduce.
 
-use crate::providers::twilio::signature::sign;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use url::Url;
 
-/// How long a receiver gets to answer, as Twilio allows.
+/// How long a receiver gets to answer, as the providers allow.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The HTTP method for the callbacks (`StatusCallbackMethod`).
+/// The HTTP method of a callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CallbackMethod {
     Post,
     Get,
 }
 
-/// Where a call's callbacks go.
-#[derive(Clone, Debug)]
-pub(crate) struct CallbackTarget {
+impl CallbackMethod {
+    /// `POST` or `GET` (any case); `None` for anything else.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "POST" => Some(Self::Post),
+            "GET" => Some(Self::Get),
+            _ => None,
+        }
+    }
+}
+
+/// One callback, ready to leave: the flavor encoded and signed it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CallbackRequest {
     pub url: Url,
     pub method: CallbackMethod,
+    pub headers: Vec<(&'static str, String)>,
+    /// Content type and bytes, for a request with a body.
+    pub body: Option<(String, Vec<u8>)>,
+    /// What the callback reports, for the logs.
+    pub status: String,
 }
 
 /// One callback waiting to leave.
 #[derive(Debug)]
 pub(crate) struct Delivery {
-    /// The form fields, in the order Twilio lists them.
-    pub params: Vec<(String, String)>,
+    pub request: CallbackRequest,
     /// When it should leave: the event's time plus the configured delay.
     pub due: tokio::time::Instant,
 }
@@ -41,70 +56,51 @@ pub(crate) struct Delivery {
 /// Starts the task that delivers one call's callbacks until its queue closes.
 pub(crate) fn spawn_sender(
     http: reqwest::Client,
-    auth_token: String,
-    target: CallbackTarget,
     mut queue: mpsc::UnboundedReceiver<Delivery>,
 ) -> AbortHandle {
     tokio::spawn(async move {
         while let Some(delivery) = queue.recv().await {
             tokio::time::sleep_until(delivery.due).await;
-            deliver(&http, &auth_token, &target, &delivery.params).await;
+            deliver(&http, &delivery.request).await;
         }
     })
     .abort_handle()
 }
 
-/// The request for one callback: a signed form POST, or for GET the fields in the query
-/// and the signature over that full URL alone.
-fn build(
-    http: &reqwest::Client,
-    auth_token: &str,
-    target: &CallbackTarget,
-    params: &[(String, String)],
-) -> reqwest::RequestBuilder {
-    match target.method {
-        CallbackMethod::Post => {
-            let signature = sign(auth_token, target.url.as_str(), params);
-            http.post(target.url.clone())
-                .header("X-Twilio-Signature", signature)
-                .form(params)
-        }
-        CallbackMethod::Get => {
-            let mut url = target.url.clone();
-            url.query_pairs_mut().extend_pairs(params);
-            let signature = sign(auth_token, url.as_str(), &[]);
-            http.get(url).header("X-Twilio-Signature", signature)
-        }
+/// The HTTP request for a callback.
+fn build(http: &reqwest::Client, callback: &CallbackRequest) -> reqwest::RequestBuilder {
+    let mut request = match callback.method {
+        CallbackMethod::Post => http.post(callback.url.clone()),
+        CallbackMethod::Get => http.get(callback.url.clone()),
+    };
+    for (name, value) in &callback.headers {
+        request = request.header(*name, value);
     }
+    if let Some((content_type, bytes)) = &callback.body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes.clone());
+    }
+    request.timeout(DELIVERY_TIMEOUT)
 }
 
-async fn deliver(
-    http: &reqwest::Client,
-    auth_token: &str,
-    target: &CallbackTarget,
-    params: &[(String, String)],
-) {
-    let status = params
-        .iter()
-        .find(|(k, _)| k == "CallStatus")
-        .map_or("", |(_, v)| v.as_str());
-    let request = build(http, auth_token, target, params)
-        .header("User-Agent", "TwilioProxy/1.1")
-        .timeout(DELIVERY_TIMEOUT);
-    match request.send().await {
+/// Sends one callback; every flavor's callbacks leave through here.
+pub(crate) async fn deliver(http: &reqwest::Client, callback: &CallbackRequest) {
+    let (url, status) = (&callback.url, callback.status.as_str());
+    match build(http, callback).send().await {
         Ok(response) if response.status().is_success() => {
-            tracing::debug!(url = %target.url, status, "sim callback delivered");
+            tracing::debug!(%url, status, "sim callback delivered");
         }
         Ok(response) => {
             tracing::warn!(
-                url = %target.url,
+                %url,
                 status,
                 http_status = response.status().as_u16(),
                 "sim callback refused by the receiver; not retried"
             );
         }
         Err(e) => {
-            tracing::warn!(url = %target.url, status, error = %e, "sim callback failed; not retried");
+            tracing::warn!(%url, status, error = %e, "sim callback failed; not retried");
         }
     }
 }
@@ -112,48 +108,23 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::twilio::signature::verify;
-
-    fn params() -> Vec<(String, String)> {
-        vec![
-            ("CallSid".into(), "CA1".into()),
-            ("CallStatus".into(), "ringing".into()),
-        ]
-    }
 
     #[test]
-    fn a_post_is_signed_over_the_url_and_its_form() {
-        let target = CallbackTarget {
-            url: Url::parse("http://127.0.0.1:9/hook?call_id=7").unwrap(),
+    fn builds_the_request_as_the_flavor_made_it() {
+        let callback = CallbackRequest {
+            url: Url::parse("http://127.0.0.1:9/hook?callId=7").unwrap(),
             method: CallbackMethod::Post,
+            headers: vec![("X-Sig", "abc".into())],
+            body: Some(("application/json".into(), b"{}".to_vec())),
+            status: "ringing".into(),
         };
-        let req = build(&reqwest::Client::new(), "tok", &target, &params())
-            .build()
-            .unwrap();
-        assert_eq!(req.url().as_str(), "http://127.0.0.1:9/hook?call_id=7");
-        let sig = req.headers()["X-Twilio-Signature"].to_str().unwrap();
-        assert!(verify(
-            "tok",
-            "http://127.0.0.1:9/hook?call_id=7",
-            &params(),
-            sig
-        ));
-        let body = req.body().and_then(|b| b.as_bytes()).unwrap();
-        assert_eq!(body, b"CallSid=CA1&CallStatus=ringing");
-    }
-
-    #[test]
-    fn a_get_carries_the_fields_in_the_signed_query() {
-        let target = CallbackTarget {
-            url: Url::parse("http://127.0.0.1:9/hook?call_id=7").unwrap(),
-            method: CallbackMethod::Get,
-        };
-        let req = build(&reqwest::Client::new(), "tok", &target, &params())
-            .build()
-            .unwrap();
-        let full = "http://127.0.0.1:9/hook?call_id=7&CallSid=CA1&CallStatus=ringing";
-        assert_eq!(req.url().as_str(), full);
-        let sig = req.headers()["X-Twilio-Signature"].to_str().unwrap();
-        assert!(verify("tok", full, &[], sig));
+        let req = build(&reqwest::Client::new(), &callback).build().unwrap();
+        assert_eq!(req.method(), reqwest::Method::POST);
+        assert_eq!(req.url().as_str(), "http://127.0.0.1:9/hook?callId=7");
+        assert_eq!(req.headers()["X-Sig"], "abc");
+        assert_eq!(req.headers()["content-type"], "application/json");
+        assert_eq!(req.body().and_then(|b| b.as_bytes()), Some(&b"{}"[..]));
+        assert_eq!(CallbackMethod::parse("get"), Some(CallbackMethod::Get));
+        assert_eq!(CallbackMethod::parse("PUT"), None);
     }
 }

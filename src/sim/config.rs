@@ -13,13 +13,45 @@ pub const DEFAULT_ACCOUNT_SID: &str = "AC5100000000000000000000000000000a";
 /// The auth token the simulator accepts unless told otherwise.
 pub const DEFAULT_AUTH_TOKEN: &str = "sim-auth-token";
 
+/// The API key the Exotel flavor accepts unless told otherwise.
+pub const DEFAULT_API_KEY: &str = "sim-api-key";
+
+/// Which provider's wire format the simulator speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Flavor {
+    /// Twilio's Calls API 2010-04-01, `X-Twilio-Signature` on callbacks.
+    #[default]
+    Twilio,
+    /// Plivo's Call API v1, `X-Plivo-Signature-V3` on callbacks.
+    Plivo,
+    /// Exotel's Voice API v1; callbacks are authenticated by the URL they go to.
+    Exotel,
+}
+
+impl Flavor {
+    /// The flavor's name, as the command line takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Twilio => "twilio",
+            Self::Plivo => "plivo",
+            Self::Exotel => "exotel",
+        }
+    }
+}
+
 /// How the simulated provider behaves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
-    /// The account sid expected as the Basic auth user and in request paths.
+    /// Which provider it speaks like.
+    pub flavor: Flavor,
+    /// The account expected in request paths (Twilio's account sid, Plivo's auth id,
+    /// Exotel's account sid); also the Basic auth user of Twilio and Plivo.
     pub account_sid: String,
-    /// The Basic auth password; also the key the callbacks are signed with.
+    /// The Basic auth password (Exotel's API token); also the key Twilio and Plivo
+    /// callbacks are signed with.
     pub auth_token: String,
+    /// The Basic auth user of the Exotel flavor (its API key).
+    pub api_key: String,
     /// Share of calls the callee answers (0..=1).
     pub answer_rate: f64,
     /// Share of calls that find the line busy.
@@ -44,8 +76,10 @@ impl Default for SimConfig {
     /// A plausible mix with short timings, so a demo call is over within seconds.
     fn default() -> Self {
         Self {
+            flavor: Flavor::default(),
             account_sid: DEFAULT_ACCOUNT_SID.to_string(),
             auth_token: DEFAULT_AUTH_TOKEN.to_string(),
+            api_key: DEFAULT_API_KEY.to_string(),
             answer_rate: 0.8,
             busy_rate: 0.1,
             fail_rate: 0.05,
@@ -100,6 +134,14 @@ fn between(rng: &mut impl Rng, range: (Duration, Duration)) -> Duration {
 }
 
 impl SimConfig {
+    /// The HTTP Basic user its API accepts.
+    pub fn basic_user(&self) -> &str {
+        match self.flavor {
+            Flavor::Exotel => &self.api_key,
+            Flavor::Twilio | Flavor::Plivo => &self.account_sid,
+        }
+    }
+
     /// Draws the fate of the next call. Rates are applied in order (answer, busy, fail)
     /// and whatever share they leave rings out unanswered; if they add up to more than
     /// 1 the later ones get what is left.

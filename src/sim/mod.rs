@@ -1,19 +1,26 @@
-//! The provider simulator: a local HTTP server that speaks Twilio's Calls API.
+//! The provider simulator: a local HTTP server that speaks Twilio's, Plivo's or
+//! Exotel's voice API (its [`Flavor`]).
 //!
 //! It exists so callvisor can be run, demonstrated and tested end to end without a
-//! telephony account: the real [`TwilioProvider`](crate::providers::twilio::TwilioProvider)
-//! dials it unchanged (point `api_base` at [`SimHandle::base_url`]) and it answers and
-//! calls back as Twilio would — Basic auth, form bodies, Twilio's JSON and error shapes,
-//! signed status callbacks in event order, hang-up and list semantics.
+//! telephony account: the real adapters (`crate::providers`) dial it unchanged (point
+//! their `api_base` at [`SimHandle::base_url`]) and it answers and calls back as the
+//! provider would — Basic auth, the provider's bodies, JSON and error shapes, signed
+//! status callbacks in event order, hang-up and list semantics.
 //!
 //! ## Layout
 //!
-//! - [`config`]: [`SimConfig`], the outcome mix and timings, and the per-call plan.
+//! What does not depend on the flavor is shared:
+//!
+//! - [`config`]: [`SimConfig`], the flavor, the outcome mix and timings, and the
+//!   per-call plan.
 //! - `state`: the stored calls and the one place they change.
 //! - `script`: one task per call playing out its plan on tokio's clock.
-//! - `callbacks`: the per-call queue that signs and posts status callbacks.
-//! - `routes`, `listing`, `wire`: the HTTP endpoints, the list's filters and paging, and
-//!   Twilio's JSON shapes.
+//! - `callbacks`: the per-call queue and the one function every callback leaves through.
+//! - `routes`: the router, built in one place; `/health` and `/sim/dials`.
+//! - `http`: credential, number and URL checks.
+//!
+//! Each flavor only adds its wire module: routes, request validation, response and
+//! error bodies, and how a callback is encoded and signed (`twilio`, `plivo`, `exotel`).
 //!
 //! Timers use tokio time, so a test on paused time can drive the scripts; the HTTP
 //! traffic itself (requests in, callbacks out) needs a real clock, since paused time
@@ -23,13 +30,15 @@ pub mod config;
 pub mod faults;
 
 mod callbacks;
-mod listing;
+mod exotel;
+mod http;
+mod plivo;
 mod routes;
 mod script;
 mod state;
-mod wire;
+mod twilio;
 
-pub use config::{SimConfig, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN};
+pub use config::{Flavor, SimConfig, DEFAULT_ACCOUNT_SID, DEFAULT_API_KEY, DEFAULT_AUTH_TOKEN};
 pub use state::DialRecord;
 
 use state::SimState;
@@ -92,7 +101,7 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
             tracing::error!(error = %e, "provider simulator stopped");
         }
     });
-    tracing::info!(%addr, "provider simulator listening");
+    tracing::info!(%addr, flavor = state.config.flavor.as_str(), "provider simulator listening");
     Ok(SimHandle {
         addr,
         state,
@@ -103,8 +112,8 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
 }
 
 impl SimHandle {
-    /// Where the simulator listens, e.g. `http://127.0.0.1:40123`: the `api_base` for a
-    /// Twilio client.
+    /// Where the simulator listens, e.g. `http://127.0.0.1:40123`: the `api_base` for the
+    /// flavor's client.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -1,14 +1,14 @@
-//! The simulator's calls and the one place they change.
+//! The simulator's calls and the one place they change, whatever the flavor.
 //!
 //! Every change to a call goes through [`SimState::advance`] or [`SimState::hang_up`],
 //! under one lock: the stored call (what fetch and list show) and the callback queue
 //! move together, so what a client looks up always matches what it was told, and
-//! sequence numbers follow the order in which events really happened.
+//! callbacks follow the order in which events really happened. What a change sends,
+//! and how it is encoded and signed, is the flavor's business ([`Hooks::callbacks`]).
 
-use super::callbacks::{self, CallbackTarget, Delivery};
+use super::callbacks::{self, CallbackRequest, Delivery};
 use super::config::{CallPlan, SimConfig};
-use super::script;
-use super::wire::{rfc2822, CallJson};
+use super::{exotel, plivo, script, twilio};
 use callvisor_actors::ports::{Clock, TokioClock};
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
@@ -23,19 +23,20 @@ use tokio::task::AbortHandle;
 /// One create-call request the simulator accepted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DialRecord {
-    /// The sid given to the call.
+    /// The id the create was answered with (Twilio's and Exotel's `Sid`, Plivo's
+    /// `request_uuid`).
     pub sid: String,
-    /// The number dialed (`To`).
+    /// The number dialed.
     pub to: String,
-    /// The caller id (`From`).
+    /// The caller id.
     pub from: String,
-    /// Where the call's status callbacks go, if anywhere.
+    /// Where the call's final status callback goes, if anywhere.
     pub status_callback: Option<String>,
     /// When the request arrived.
     pub received_at: DateTime<Utc>,
 }
 
-/// Where a simulated call is, in Twilio's terms.
+/// Where a simulated call is. Each flavor names these its own way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
     Queued,
@@ -50,45 +51,6 @@ pub(crate) enum Phase {
 }
 
 impl Phase {
-    /// The name in status callbacks (`CallStatus`).
-    pub fn callback_name(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Initiated => "initiated",
-            Self::Ringing => "ringing",
-            Self::InProgress => "in-progress",
-            Self::Completed => "completed",
-            Self::Busy => "busy",
-            Self::NoAnswer => "no-answer",
-            Self::Failed => "failed",
-            Self::Canceled => "canceled",
-        }
-    }
-
-    /// The name in the REST resource, whose status enum has no `initiated`.
-    pub fn resource_name(self) -> &'static str {
-        match self {
-            Self::Initiated => "queued",
-            other => other.callback_name(),
-        }
-    }
-
-    /// Parses a REST status name (for the list's `Status` filter).
-    pub fn from_resource_name(name: &str) -> Option<Self> {
-        [
-            Self::Queued,
-            Self::Ringing,
-            Self::InProgress,
-            Self::Completed,
-            Self::Busy,
-            Self::NoAnswer,
-            Self::Failed,
-            Self::Canceled,
-        ]
-        .into_iter()
-        .find(|p| p.callback_name() == name)
-    }
-
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -97,47 +59,41 @@ impl Phase {
     }
 
     /// Not answered yet, so a cancel still stops it.
-    fn is_before_answer(self) -> bool {
+    pub fn is_before_answer(self) -> bool {
         matches!(self, Self::Queued | Self::Initiated | Self::Ringing)
     }
 }
 
-/// Which intermediate events the caller asked to hear about (`StatusCallbackEvent`);
-/// the final event is always sent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Subscriptions {
-    pub initiated: bool,
-    pub ringing: bool,
-    pub answered: bool,
+/// What the create request asked to hear about, in its flavor's terms.
+#[derive(Clone, Debug)]
+pub(crate) enum Hooks {
+    Twilio(twilio::Hooks),
+    Plivo(plivo::Hooks),
+    Exotel(exotel::Hooks),
 }
 
-impl Subscriptions {
-    /// Reads `StatusCallbackEvent` values; each may also hold several names separated by
-    /// spaces or commas. Unknown names are ignored.
-    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut subs = Self::default();
-        for name in values
-            .into_iter()
-            .flat_map(|v| v.split([' ', ',']))
-            .map(str::trim)
-        {
-            match name {
-                "initiated" => subs.initiated = true,
-                "ringing" => subs.ringing = true,
-                "answered" => subs.answered = true,
-                _ => {}
-            }
+impl Hooks {
+    /// Where the final status is reported, for the dial log.
+    fn final_url(&self) -> Option<String> {
+        match self {
+            Self::Twilio(h) => h.final_url(),
+            Self::Plivo(h) => h.final_url(),
+            Self::Exotel(h) => h.final_url(),
         }
-        subs
     }
 
-    fn wants(self, p: Phase) -> bool {
-        match p {
-            Phase::Initiated => self.initiated,
-            Phase::Ringing => self.ringing,
-            Phase::InProgress => self.answered,
-            Phase::Queued => false,
-            _ => true,
+    /// The callbacks a change of `call` to `to` sends, encoded and signed.
+    fn callbacks(
+        &self,
+        config: &SimConfig,
+        call: &SimCall,
+        to: Phase,
+        now: DateTime<Utc>,
+    ) -> Vec<CallbackRequest> {
+        match self {
+            Self::Twilio(h) => twilio::wire::callbacks(config, h, call, to, now),
+            Self::Plivo(h) => plivo::wire::callbacks(config, h, call, to, now),
+            Self::Exotel(h) => exotel::wire::callbacks(config, h, call, to, now),
         }
     }
 }
@@ -147,17 +103,22 @@ impl Subscriptions {
 pub(crate) struct NewCall {
     pub to: String,
     pub from: String,
-    pub callback: Option<CallbackTarget>,
-    pub subscriptions: Subscriptions,
+    pub hooks: Hooks,
     pub ring_timeout: Duration,
+    /// Caller data carried with the call (Exotel's `CustomField`).
+    pub custom_field: Option<String>,
 }
 
-/// One simulated call: what Twilio would store about it, plus its moving parts.
+/// One simulated call: what a provider would store about it, plus its moving parts.
 #[derive(Debug)]
 pub(crate) struct SimCall {
-    /// Creation order; the list is newest first and page tokens point into it.
+    /// Creation order; lists page by it.
     pub seq: u64,
+    /// The id the create was answered with.
     pub sid: String,
+    /// The id of the live call: the same as `sid`, except for Plivo, whose callbacks
+    /// and call records name the call by a `CallUUID` of its own.
+    pub call_uuid: String,
     pub to: String,
     pub from: String,
     pub phase: Phase,
@@ -168,13 +129,13 @@ pub(crate) struct SimCall {
     pub end_time: Option<DateTime<Utc>>,
     /// Talk time in whole seconds, rounded up; set when an answered call ends.
     pub duration: Option<i64>,
-    pub price: Option<String>,
     /// The SIP code a failure of this call reports (from its plan).
-    failure_sip: u16,
-    subscriptions: Subscriptions,
-    /// The next callback's `SequenceNumber`.
-    next_sequence: i64,
-    /// The callback queue, while the call has a callback and is not over.
+    pub failure_sip: u16,
+    pub custom_field: Option<String>,
+    pub hooks: Hooks,
+    /// How many callbacks were queued before this one (Twilio's `SequenceNumber`).
+    pub callbacks_sent: i64,
+    /// The callback queue, while the call is not over.
     callbacks: Option<mpsc::UnboundedSender<Delivery>>,
     /// The script driving the call, to stop it on hang-up or shutdown.
     script: Option<AbortHandle>,
@@ -182,26 +143,11 @@ pub(crate) struct SimCall {
     sender: Option<AbortHandle>,
 }
 
-/// Twilio's price per started minute, in ten-thousandths of a dollar.
-const PRICE_PER_MINUTE: i64 = 130;
-
-/// The SIP final response a final status reports.
-fn sip_code(call: &SimCall, to: Phase) -> u16 {
-    match to {
-        Phase::Completed => 200,
-        Phase::Busy => 486,
-        Phase::NoAnswer => 480,
-        Phase::Canceled => 487,
-        Phase::Failed => call.failure_sip,
-        _ => 100,
+impl SimCall {
+    /// Whether `id` names this call (by its create id or its live call id).
+    pub fn is_named(&self, id: &str) -> bool {
+        self.sid == id || self.call_uuid == id
     }
-}
-
-/// `-0.0130` per started minute of an answered call.
-fn price_for(seconds: i64) -> String {
-    let minutes = ((seconds + 59) / 60).max(1);
-    let cost = minutes * PRICE_PER_MINUTE;
-    format!("-{}.{:04}", cost / 10_000, cost % 10_000)
 }
 
 struct Inner {
@@ -225,9 +171,15 @@ pub(crate) struct SimState {
 impl std::fmt::Debug for SimState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimState")
+            .field("flavor", &self.config.flavor)
             .field("account_sid", &self.config.account_sid)
             .finish_non_exhaustive()
     }
+}
+
+/// A new call id: `prefix` and 32 hex digits.
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::now_v7().simple())
 }
 
 impl SimState {
@@ -263,38 +215,34 @@ impl SimState {
         self.lock().dials.clone()
     }
 
-    /// Stores a new call, starts its script and returns it as created (`queued`).
-    pub fn create_call(self: &Arc<Self>, new: NewCall) -> CallJson {
+    /// Stores a new call under the ids given (`sid`, and the live `call_uuid`), starts
+    /// its script and returns `view` of it as created (queued).
+    pub fn create_call<R>(
+        self: &Arc<Self>,
+        (sid, call_uuid): (String, String),
+        new: NewCall,
+        view: impl FnOnce(&SimCall) -> R,
+    ) -> R {
         let now = self.now();
-        let sid = format!("CA{}", uuid::Uuid::now_v7().simple());
         let mut inner = self.lock();
         let plan: CallPlan = self.config.draw_plan(&mut inner.rng);
         let seq = inner.next_seq;
         inner.next_seq += 1;
+        let final_url = new.hooks.final_url();
         inner.dials.push(DialRecord {
             sid: sid.clone(),
             to: new.to.clone(),
             from: new.from.clone(),
-            status_callback: new.callback.as_ref().map(|c| c.url.to_string()),
+            status_callback: final_url.clone(),
             received_at: now,
         });
-        let (callbacks, sender) = match new.callback {
-            Some(target) => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let task = callbacks::spawn_sender(
-                    self.http.clone(),
-                    self.config.auth_token.clone(),
-                    target,
-                    rx,
-                );
-                (Some(tx), Some(task))
-            }
-            None => (None, None),
-        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sender = callbacks::spawn_sender(self.http.clone(), rx);
         let script = script::spawn(Arc::clone(self), sid.clone(), plan, new.ring_timeout);
         let call = SimCall {
             seq,
             sid: sid.clone(),
+            call_uuid,
             to: new.to,
             from: new.from,
             phase: Phase::Queued,
@@ -304,17 +252,17 @@ impl SimState {
             answered_at: None,
             end_time: None,
             duration: None,
-            price: None,
             failure_sip: plan.failure_sip,
-            subscriptions: new.subscriptions,
-            next_sequence: 0,
-            callbacks,
+            custom_field: new.custom_field,
+            hooks: new.hooks,
+            callbacks_sent: 0,
+            callbacks: Some(tx),
             script: Some(script),
-            sender,
+            sender: Some(sender),
         };
-        let json = CallJson::of(&call, &self.config.account_sid);
+        let shown = view(&call);
         inner.calls.insert(sid, call);
-        json
+        shown
     }
 
     /// Moves a call forward as its script dictates. Returns `false` when the call is
@@ -331,14 +279,19 @@ impl SimState {
         }
     }
 
-    /// A hang-up request, with Twilio's semantics: `canceled` ends a call not yet
-    /// answered and leaves an answered one alone; `completed` ends either (a call not
-    /// yet answered ends as canceled). A call already over is left as it is. Returns the
-    /// call as it now stands, or `None` if there is no such call.
-    pub fn hang_up(&self, sid: &str, requested: Phase) -> Option<CallJson> {
+    /// A hang-up request: `canceled` ends a call not yet answered and leaves an answered
+    /// one alone; `completed` ends either (a call not yet answered ends as canceled). A
+    /// call already over is left as it is. Returns `view` of the call as it now stands,
+    /// or `None` if no call has the id.
+    pub fn hang_up<R>(
+        &self,
+        id: &str,
+        requested: Phase,
+        view: impl FnOnce(&SimCall) -> R,
+    ) -> Option<R> {
         let now = self.now();
         let mut inner = self.lock();
-        let call = inner.calls.get_mut(sid)?;
+        let call = inner.calls.values_mut().find(|c| c.is_named(id))?;
         let ends_as = match (call.phase, requested) {
             (p, _) if p.is_before_answer() => Some(Phase::Canceled),
             (Phase::InProgress, Phase::Completed) => Some(Phase::Completed),
@@ -350,10 +303,10 @@ impl SimState {
             }
             self.apply(call, final_status, now);
         }
-        Some(CallJson::of(call, &self.config.account_sid))
+        Some(view(call))
     }
 
-    /// Records the change on the call and queues its callback.
+    /// Records the change on the call and queues its callbacks.
     fn apply(&self, call: &mut SimCall, to: Phase, now: DateTime<Utc>) {
         call.phase = to;
         call.date_updated = now;
@@ -366,14 +319,18 @@ impl SimState {
             call.end_time = Some(now);
             if let Some(answered) = call.answered_at {
                 let ms = (now - answered).num_milliseconds().max(0);
-                let seconds = (ms + 999) / 1000;
-                call.duration = Some(seconds);
-                call.price = Some(price_for(seconds));
+                call.duration = Some((ms + 999) / 1000);
             }
             call.script = None;
         }
-        if call.subscriptions.wants(to) {
-            self.queue_callback(call, to, now);
+        let requests = call.hooks.callbacks(&self.config, call, to, now);
+        if let Some(queue) = &call.callbacks {
+            let due = tokio::time::Instant::now() + self.config.callback_delay;
+            for request in requests {
+                call.callbacks_sent += 1;
+                // The sender only stops at shutdown, when nothing is listening any more.
+                let _ = queue.send(Delivery { request, due });
+            }
         }
         if to.is_final() {
             // Closing the queue lets the sender finish the last deliveries and exit.
@@ -381,58 +338,22 @@ impl SimState {
         }
     }
 
-    fn queue_callback(&self, call: &mut SimCall, to: Phase, now: DateTime<Utc>) {
-        let Some(queue) = &call.callbacks else {
-            return;
-        };
-        let mut params: Vec<(String, String)> = [
-            ("CallSid", call.sid.clone()),
-            ("AccountSid", self.config.account_sid.clone()),
-            ("From", call.from.clone()),
-            ("To", call.to.clone()),
-            ("Caller", call.from.clone()),
-            ("Called", call.to.clone()),
-            ("CallStatus", to.callback_name().to_string()),
-            ("Direction", "outbound-api".to_string()),
-            ("ApiVersion", "2010-04-01".to_string()),
-            ("Timestamp", rfc2822(now)),
-            ("SequenceNumber", call.next_sequence.to_string()),
-            ("CallbackSource", "call-progress-events".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        if to.is_final() {
-            params.push((
-                "CallDuration".into(),
-                call.duration.unwrap_or(0).to_string(),
-            ));
-            params.push(("SipResponseCode".into(), sip_code(call, to).to_string()));
-        }
-        call.next_sequence += 1;
-        let due = tokio::time::Instant::now() + self.config.callback_delay;
-        // The sender only stops at shutdown, when nothing is listening any more.
-        let _ = queue.send(Delivery { params, due });
-    }
-
-    /// The call, as the REST API shows it.
-    pub fn call_json(&self, sid: &str) -> Option<CallJson> {
+    /// `view` of the call `id` names, if any.
+    pub fn call<R>(&self, id: &str, view: impl FnOnce(&SimCall) -> R) -> Option<R> {
         let inner = self.lock();
-        inner
-            .calls
-            .get(sid)
-            .map(|c| CallJson::of(c, &self.config.account_sid))
+        inner.calls.values().find(|c| c.is_named(id)).map(view)
     }
 
-    /// Calls newest first, with those `keep` accepts, as `(seq, resource)`.
-    pub fn calls_newest_first(&self, keep: impl Fn(&SimCall) -> bool) -> Vec<(u64, CallJson)> {
+    /// `view` of every call `keep` accepts, as `(seq, view)` oldest first.
+    pub fn calls<R>(
+        &self,
+        keep: impl Fn(&SimCall) -> bool,
+        view: impl Fn(&SimCall) -> R,
+    ) -> Vec<(u64, R)> {
         let inner = self.lock();
         let mut calls: Vec<&SimCall> = inner.calls.values().filter(|c| keep(c)).collect();
-        calls.sort_by_key(|c| std::cmp::Reverse(c.seq));
-        calls
-            .into_iter()
-            .map(|c| (c.seq, CallJson::of(c, &self.config.account_sid)))
-            .collect()
+        calls.sort_by_key(|c| c.seq);
+        calls.into_iter().map(|c| (c.seq, view(c))).collect()
     }
 
     /// Stops every script and callback sender.
@@ -447,48 +368,5 @@ impl SimState {
             }
             call.callbacks = None;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prices_each_started_minute() {
-        assert_eq!(price_for(0), "-0.0130");
-        assert_eq!(price_for(1), "-0.0130");
-        assert_eq!(price_for(60), "-0.0130");
-        assert_eq!(price_for(61), "-0.0260");
-        assert_eq!(price_for(60 * 100), "-1.3000");
-    }
-
-    #[test]
-    fn subscriptions_read_repeated_and_joined_values() {
-        let s = Subscriptions::from_values(["initiated", "ringing answered", "completed"]);
-        assert_eq!(
-            s,
-            Subscriptions {
-                initiated: true,
-                ringing: true,
-                answered: true
-            }
-        );
-        let only_final = Subscriptions::from_values(["completed", "bogus"]);
-        assert!(!only_final.wants(Phase::Ringing));
-        assert!(only_final.wants(Phase::Busy));
-        assert!(only_final.wants(Phase::Completed));
-        assert!(!only_final.wants(Phase::Queued));
-    }
-
-    #[test]
-    fn resource_status_names_stay_in_twilios_enum() {
-        assert_eq!(Phase::Initiated.resource_name(), "queued");
-        assert_eq!(Phase::InProgress.resource_name(), "in-progress");
-        assert_eq!(
-            Phase::from_resource_name("no-answer"),
-            Some(Phase::NoAnswer)
-        );
-        assert_eq!(Phase::from_resource_name("initiated"), None);
     }
 }

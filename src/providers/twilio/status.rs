@@ -6,6 +6,7 @@
 //! [`observe`], so a status or failure reason can never mean one thing in a webhook and
 //! another in a lookup.
 
+use crate::providers::fields::{non_empty, whole_number};
 use callvisor_actors::domain::{CallStatus, FailureReason, Observation};
 
 /// A call status name Twilio is not documented to send.
@@ -96,21 +97,16 @@ fn number_was_invalid(facts: &CallFacts<'_>) -> bool {
 /// left out rather than failing the whole report: the status is what matters.
 pub fn observe(facts: &CallFacts<'_>) -> Result<Observation, UnknownTwilioStatus> {
     let status = map_status(facts.status.trim())?;
-    let non_empty = |v: Option<&str>| {
-        v.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let number = |v: Option<&str>| v.and_then(|s| s.trim().parse::<i64>().ok());
     Ok(Observation {
         status,
         failure_reason: failure_reason(status, facts),
         provider_call_id: non_empty(facts.call_sid),
         provider_status: Some(facts.status.to_string()),
-        sequence: number(facts.sequence),
-        duration_seconds: number(facts.duration),
+        sequence: whole_number(facts.sequence),
+        duration_seconds: whole_number(facts.duration),
         price: non_empty(facts.price),
         recording_url: non_empty(facts.recording_url),
+        ..Observation::default()
     })
 }
 

@@ -7,6 +7,7 @@
 //! the parsed result keeps Twilio's `SequenceNumber` and `Timestamp` for the caller.
 
 use super::status::{observe, CallFacts, UnknownTwilioStatus};
+use crate::providers::fields::field;
 use callvisor_actors::domain::Observation;
 use chrono::{DateTime, Utc};
 
@@ -32,15 +33,6 @@ pub enum WebhookError {
     /// `CallStatus` is not one Twilio documents.
     #[error(transparent)]
     UnknownStatus(#[from] UnknownTwilioStatus),
-}
-
-/// The first value of `name` in the form, if present and not blank.
-fn field<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.trim().is_empty())
 }
 
 /// Reads a status callback's form fields.

@@ -8,8 +8,10 @@
 //! time. Pages run newest first; `next_page_uri` carries a `PageToken` pointing just past
 //! the page's last call, so calls created while paging do not shift later pages.
 
-use super::state::{Phase, SimCall};
-use super::wire::{calls_path, ApiError, CallJson, CallPageJson};
+use super::wire::{
+    calls_path, phase_from_resource, resource_status, ApiError, CallJson, CallPageJson,
+};
+use crate::sim::state::{Phase, SimCall};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Twilio's default page size.
@@ -126,7 +128,7 @@ impl ListQuery {
                 "To" => q.to = Some(value.clone()),
                 "From" => q.from = Some(value.clone()),
                 "Status" => {
-                    q.status = Some(Phase::from_resource_name(value).ok_or_else(|| {
+                    q.status = Some(phase_from_resource(value).ok_or_else(|| {
                         ApiError::invalid(format!("Status is not a call status: {value}"))
                     })?)
                 }
@@ -183,7 +185,7 @@ impl ListQuery {
             && self.from.as_deref().is_none_or(|from| call.from == from)
             && self
                 .status
-                .is_none_or(|s| s.resource_name() == call.phase.resource_name())
+                .is_none_or(|s| resource_status(s) == resource_status(call.phase))
             && self.start.iter().all(|f| f.admits(started))
             && self.end.iter().all(|f| f.admits(call.end_time))
     }
