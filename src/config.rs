@@ -330,6 +330,25 @@ pub struct SimBehaviour {
     /// effect), in seconds, `MIN-MAX`.
     #[arg(long, env = "SIM_LATENCY_SECONDS", default_value = "0", global = true)]
     pub sim_latency_seconds: SecondsRange,
+    /// Share of status callbacks the simulator never sends (0..1).
+    #[arg(long, env = "SIM_CALLBACK_LOSS", default_value_t = 0.0, global = true)]
+    pub sim_callback_loss: f64,
+    /// Share of status callbacks sent twice (0..1).
+    #[arg(
+        long,
+        env = "SIM_CALLBACK_DUPLICATION",
+        default_value_t = 0.0,
+        global = true
+    )]
+    pub sim_callback_duplication: f64,
+    /// Share of status callbacks sent after the call's next one (0..1).
+    #[arg(
+        long,
+        env = "SIM_CALLBACK_REORDERING",
+        default_value_t = 0.0,
+        global = true
+    )]
+    pub sim_callback_reordering: f64,
     /// Account the simulator accepts (Twilio account sid, Plivo auth id, Exotel sid).
     #[arg(
         long,

@@ -379,6 +379,9 @@ pub fn sim_config(args: &ServeArgs) -> Result<SimConfig, StartError> {
         rate_limit_per_second: s.sim_rate_limit_per_second,
         outages: parse_outages(&s.sim_outages).map_err(|e| format!("SIM_OUTAGES: {e}"))?,
         latency: (s.sim_latency_seconds.0, s.sim_latency_seconds.1),
+        callback_loss: s.sim_callback_loss.clamp(0.0, 1.0),
+        callback_duplication: s.sim_callback_duplication.clamp(0.0, 1.0),
+        callback_reordering: s.sim_callback_reordering.clamp(0.0, 1.0),
     };
     Ok(SimConfig {
         flavor: s.sim_flavor,

@@ -665,3 +665,52 @@ async fn a_create_call_answered_too_late_is_adopted_not_dialed_again() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn duplicated_and_reordered_callbacks_still_end_every_call_right() {
+    let app = spawn_app(
+        Db::Sqlite,
+        &[
+            "--sim-callback-duplication",
+            "0.5",
+            "--sim-callback-reordering",
+            "0.5",
+        ],
+    )
+    .await;
+    let (client, agent) = app.tenant(10).await;
+    let manager = app.token(Role::Manager, Some(client));
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let placed = place(&app, &manager, &agent, &format!("+1415555267{n}")).await;
+        ids.push(placed.data()["callId"].as_str().unwrap().to_string());
+    }
+    let mut ignored = 0;
+    for id in &ids {
+        let call = app.wait_final(&manager, id, Duration::from_secs(30)).await;
+        assert_eq!(call["status"], "completed", "{call}");
+        assert!(call["durationSeconds"].as_i64().is_some());
+        let events = call["events"].as_array().unwrap();
+        ignored += events
+            .iter()
+            .filter(|e| e["source"] == "webhook" && e["applied"] == false)
+            .count();
+    }
+    let faults = app
+        .running
+        .as_ref()
+        .unwrap()
+        .sim
+        .as_ref()
+        .unwrap()
+        .fault_counts();
+    assert!(
+        faults.callbacks_duplicated + faults.callbacks_reordered >= 10,
+        "{faults:?}"
+    );
+    assert!(
+        ignored > 0,
+        "duplicates and stale callbacks are kept in the history, not applied"
+    );
+    app.stop().await;
+}

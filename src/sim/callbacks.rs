@@ -5,8 +5,11 @@
 //! request whole (URL, method, headers with its signature, body); every callback of
 //! every flavor then leaves through [`deliver`], the one place a delivery happens. A
 //! failed delivery is logged and dropped: none of the providers retries status
-//! callbacks in a way the simulator needs to reproduce.
+//! callbacks in a way the simulator needs to reproduce. The configured faults may drop
+//! a callback, send it twice, or hold it back until after the next one.
 
+use super::faults::{CallbackFate, Faults};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -56,12 +59,38 @@ pub(crate) struct Delivery {
 /// Starts the task that delivers one call's callbacks until its queue closes.
 pub(crate) fn spawn_sender(
     http: reqwest::Client,
+    faults: Arc<Faults>,
     mut queue: mpsc::UnboundedReceiver<Delivery>,
 ) -> AbortHandle {
     tokio::spawn(async move {
+        // A callback held back to be delivered after the next one.
+        let mut held: Option<CallbackRequest> = None;
         while let Some(delivery) = queue.recv().await {
             tokio::time::sleep_until(delivery.due).await;
-            deliver(&http, &delivery.request).await;
+            let just_held = match faults.callback_fate() {
+                CallbackFate::Lost => false,
+                CallbackFate::Duplicated => {
+                    deliver(&http, &delivery.request).await;
+                    deliver(&http, &delivery.request).await;
+                    false
+                }
+                CallbackFate::Reordered if held.is_none() => {
+                    held = Some(delivery.request);
+                    true
+                }
+                CallbackFate::Reordered | CallbackFate::Delivered => {
+                    deliver(&http, &delivery.request).await;
+                    false
+                }
+            };
+            if !just_held {
+                if let Some(late) = held.take() {
+                    deliver(&http, &late).await;
+                }
+            }
+        }
+        if let Some(late) = held {
+            deliver(&http, &late).await;
         }
     })
     .abort_handle()

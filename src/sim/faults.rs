@@ -1,7 +1,8 @@
 //! Fault injection for the simulator, as a layer around its router, whatever its
 //! flavor: HTTP 429 above a configured request rate (with `Retry-After`), outage windows
-//! answering 503, and slow answers to write requests. It lets tests and benchmarks see
-//! how callvisor treats a provider that misbehaves the way real ones do.
+//! answering 503, and slow answers to write requests; and, at callback delivery, lost,
+//! duplicated and reordered status callbacks. It lets tests and benchmarks see how
+//! callvisor treats a provider that misbehaves the way real ones do.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -26,6 +27,21 @@ pub struct FaultConfig {
     /// after it has taken effect: a delay longer than the client's timeout makes a
     /// create-call whose outcome the client cannot know.
     pub latency: (Duration, Duration),
+    /// Share of status callbacks never sent (0..=1).
+    pub callback_loss: f64,
+    /// Share of status callbacks sent twice.
+    pub callback_duplication: f64,
+    /// Share of status callbacks held back and sent after the call's next one.
+    pub callback_reordering: f64,
+}
+
+/// What becomes of one status callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackFate {
+    Delivered,
+    Lost,
+    Duplicated,
+    Reordered,
 }
 
 /// Counts of injected faults, served at `GET /sim/faults`.
@@ -35,6 +51,9 @@ pub struct FaultCounts {
     pub rate_limited: u64,
     pub unavailable: u64,
     pub passed: u64,
+    pub callbacks_lost: u64,
+    pub callbacks_duplicated: u64,
+    pub callbacks_reordered: u64,
 }
 
 /// Fault injection state of one simulator.
@@ -47,6 +66,9 @@ pub struct Faults {
     rate_limited: AtomicU64,
     unavailable: AtomicU64,
     passed: AtomicU64,
+    callbacks_lost: AtomicU64,
+    callbacks_duplicated: AtomicU64,
+    callbacks_reordered: AtomicU64,
 }
 
 impl Faults {
@@ -59,6 +81,9 @@ impl Faults {
             rate_limited: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
             passed: AtomicU64::new(0),
+            callbacks_lost: AtomicU64::new(0),
+            callbacks_duplicated: AtomicU64::new(0),
+            callbacks_reordered: AtomicU64::new(0),
         })
     }
 
@@ -67,7 +92,30 @@ impl Faults {
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             unavailable: self.unavailable.load(Ordering::Relaxed),
             passed: self.passed.load(Ordering::Relaxed),
+            callbacks_lost: self.callbacks_lost.load(Ordering::Relaxed),
+            callbacks_duplicated: self.callbacks_duplicated.load(Ordering::Relaxed),
+            callbacks_reordered: self.callbacks_reordered.load(Ordering::Relaxed),
         }
+    }
+
+    /// Draws what becomes of the next status callback, and counts it.
+    pub fn callback_fate(&self) -> CallbackFate {
+        use rand::Rng;
+        let c = &self.config;
+        let draw: f64 = rand::rng().random_range(0.0..1.0);
+        let (fate, counter) = if draw < c.callback_loss {
+            (CallbackFate::Lost, Some(&self.callbacks_lost))
+        } else if draw < c.callback_loss + c.callback_duplication {
+            (CallbackFate::Duplicated, Some(&self.callbacks_duplicated))
+        } else if draw < c.callback_loss + c.callback_duplication + c.callback_reordering {
+            (CallbackFate::Reordered, Some(&self.callbacks_reordered))
+        } else {
+            (CallbackFate::Delivered, None)
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        fate
     }
 
     fn in_outage(&self, now: Instant) -> bool {
@@ -191,7 +239,7 @@ mod tests {
         let f = Faults::new(FaultConfig {
             rate_limit_per_second: Some(2),
             outages: vec![(Duration::from_secs(10), Duration::from_secs(5))],
-            latency: (Duration::ZERO, Duration::ZERO),
+            ..FaultConfig::default()
         });
         let now = Instant::now();
         assert!(!f.over_rate(now));

@@ -77,8 +77,8 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(std::io::Error::other)?;
-    let faults = faults::Faults::new(config.faults.clone());
     let state = Arc::new(SimState::new(config, http));
+    let faults = Arc::clone(&state.faults);
     let counts = Arc::clone(&faults);
     let app = routes::router(Arc::clone(&state))
         .route(

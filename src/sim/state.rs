@@ -8,6 +8,7 @@
 
 use super::callbacks::{self, CallbackRequest, Delivery};
 use super::config::{CallPlan, SimConfig};
+use super::faults::Faults;
 use super::{exotel, plivo, script, twilio};
 use callvisor_actors::ports::{Clock, TokioClock};
 use chrono::{DateTime, Utc};
@@ -165,6 +166,8 @@ pub(crate) struct SimState {
     clock: TokioClock,
     /// The client callbacks are posted with.
     http: reqwest::Client,
+    /// Injected misbehaviour, shared with the HTTP layer.
+    pub faults: Arc<Faults>,
     inner: Mutex<Inner>,
 }
 
@@ -189,6 +192,7 @@ impl SimState {
             None => StdRng::from_os_rng(),
         };
         Self {
+            faults: Faults::new(config.faults.clone()),
             config,
             clock: TokioClock::starting_at(Utc::now()),
             http,
@@ -237,7 +241,7 @@ impl SimState {
             received_at: now,
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        let sender = callbacks::spawn_sender(self.http.clone(), rx);
+        let sender = callbacks::spawn_sender(self.http.clone(), Arc::clone(&self.faults), rx);
         let script = script::spawn(Arc::clone(self), sid.clone(), plan, new.ring_timeout);
         let call = SimCall {
             seq,
