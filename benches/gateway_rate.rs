@@ -64,6 +64,7 @@ async fn run(limit: Option<u32>) -> Run {
         limits: RateLimits {
             create_call: Rate::per_second(limit.unwrap_or(1_000_000)),
             other: Rate::per_second(100),
+            sms: Rate::per_second(100),
             shared: false,
         },
         retry: RetryPolicy::default(),

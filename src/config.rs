@@ -254,6 +254,25 @@ pub struct GatewayArgs {
         global = true
     )]
     pub exotel_calls_per_minute: u32,
+    /// Twilio messages sent per second (a long-code number sends about one per second).
+    #[arg(
+        long,
+        env = "TWILIO_SMS_PER_SECOND",
+        default_value_t = 1,
+        global = true
+    )]
+    pub twilio_sms_per_second: u32,
+    /// Plivo messages sent per second.
+    #[arg(long, env = "PLIVO_SMS_PER_SECOND", default_value_t = 5, global = true)]
+    pub plivo_sms_per_second: u32,
+    /// Exotel messages sent per minute (apart from the voice APIs' budget).
+    #[arg(
+        long,
+        env = "EXOTEL_SMS_PER_MINUTE",
+        default_value_t = 120,
+        global = true
+    )]
+    pub exotel_sms_per_minute: u32,
     /// Longest wait for one provider request; a create-call that times out is looked up
     /// at the provider, never re-sent blindly.
     #[arg(

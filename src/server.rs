@@ -342,11 +342,13 @@ fn gateway_config(args: &ServeArgs, provider: Arc<dyn Provider>) -> GatewayConfi
         Flavor::Twilio => RateLimits {
             create_call: Rate::per_second(g.twilio_calls_per_second.max(1)),
             other: Rate::per_second(g.twilio_api_requests_per_second.max(1)),
+            sms: Rate::per_second(g.twilio_sms_per_second.max(1)),
             shared: false,
         },
         Flavor::Plivo => RateLimits {
             create_call: Rate::per_second(g.plivo_calls_per_second.max(1)),
             other: Rate::per_second(g.plivo_api_requests_per_second.max(1)),
+            sms: Rate::per_second(g.plivo_sms_per_second.max(1)),
             shared: false,
         },
         Flavor::Exotel => {
@@ -354,6 +356,7 @@ fn gateway_config(args: &ServeArgs, provider: Arc<dyn Provider>) -> GatewayConfi
             RateLimits {
                 create_call: all_voice_apis,
                 other: all_voice_apis,
+                sms: Rate::per_minute(g.exotel_sms_per_minute.max(1)),
                 shared: true,
             }
         }

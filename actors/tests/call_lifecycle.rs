@@ -47,6 +47,7 @@ async fn start(
             limits: RateLimits {
                 create_call: Rate::per_second(100),
                 other: Rate::per_second(100),
+                sms: Rate::per_second(100),
                 shared: false,
             },
             retry: RetryPolicy::default(),

@@ -23,6 +23,7 @@ async fn gateway(provider: Arc<ScriptedProvider>, create_call: Rate) -> ActorRef
         limits: RateLimits {
             create_call,
             other: Rate::per_second(100),
+            sms: Rate::per_second(1),
             shared: false,
         },
         retry: RetryPolicy::default(),
@@ -198,4 +199,50 @@ async fn refused_requests_are_not_retried_and_do_not_trip_the_circuit() {
         .all(|r| matches!(r, Err(ProviderError::Rejected { .. }))));
     assert_eq!(provider.arrivals().len(), 6);
     assert_eq!(stats(&gw).await.circuit_state, CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sms_draw_from_their_own_quota_and_never_delay_calls() {
+    use callvisor_actors::ports::SmsRequest;
+    let provider: Arc<ScriptedProvider> = Arc::default();
+    let gw = gateway(provider.clone(), Rate::per_second(100)).await;
+    let start = Instant::now();
+    let texts: Vec<_> = (0..3)
+        .map(|i| {
+            let gw = gw.clone();
+            tokio::spawn(async move {
+                let sms = SmsRequest {
+                    to: PhoneNumber::parse("+14155550101").unwrap(),
+                    from: PhoneNumber::parse("+14155550100").unwrap(),
+                    body: format!("message {i}"),
+                };
+                ask(&gw, |tx| GatewayMsg::SendSms(sms, tx), FOREVER)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    // Let the messages take their permits first, then place calls behind them.
+    tokio::task::yield_now().await;
+    let calls = create_many(&gw, 3).await;
+    assert!(calls.iter().all(Result::is_ok));
+    let calls_done = start.elapsed();
+    for t in texts {
+        assert!(t.await.unwrap().is_ok());
+    }
+    let sms_times: Vec<Duration> = provider.sms_arrivals().iter().map(|t| *t - start).collect();
+    assert_eq!(sms_times.len(), 3);
+    assert_eq!(
+        sms_times[2] - sms_times[0],
+        Duration::from_secs(2),
+        "3 SMS at 1 per second take 2 s: {sms_times:?}"
+    );
+    assert!(
+        calls_done < Duration::from_millis(100),
+        "create-calls waited for the SMS quota: {calls_done:?}"
+    );
+    assert_eq!(provider.messages().len(), 3);
+    let s = stats(&gw).await;
+    assert_eq!(s.sms_limiter.granted, 3);
+    assert_eq!(s.create_call_limiter.granted, 3);
 }

@@ -110,16 +110,17 @@ impl RestClient {
         Ok(url)
     }
 
-    /// A next-page URI relative to the API base, as an absolute URL. Absolute URIs are
-    /// refused: following one would send our credentials wherever it points.
+    /// A URI relative to the API base (a next page, a recording), as an absolute URL.
+    /// Absolute URIs are refused: following one would send our credentials wherever it
+    /// points.
     pub fn relative(&self, uri: &str) -> Result<Url, ProviderError> {
         if !uri.starts_with('/') || uri.starts_with("//") {
             return Err(ProviderError::Protocol(format!(
-                "next page URI is not relative to the API: {uri}"
+                "provider URI is not relative to the API: {uri}"
             )));
         }
         let joined = format!("{}{uri}", self.base.as_str().trim_end_matches('/'));
-        Url::parse(&joined).map_err(|e| ProviderError::Protocol(format!("bad next page URI: {e}")))
+        Url::parse(&joined).map_err(|e| ProviderError::Protocol(format!("bad provider URI: {e}")))
     }
 
     /// A request to `url`, not yet authenticated (see [`Self::execute`]).

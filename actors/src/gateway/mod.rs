@@ -4,8 +4,10 @@
 //! Every request passes, in order: the circuit breaker (a provider that keeps failing
 //! is left alone, one probe per cool-down), the rate limiter of its API class (a queue,
 //! not an error), the request itself, and the retry policy (429, 503 and connection
-//! errors again with backoff, never a create-call whose outcome is unknown — the
-//! CallActor reconciles that one against the provider's records instead). Each request
+//! errors again with backoff, never a create-call or an SMS whose outcome is unknown —
+//! the CallActor reconciles a create against the provider's records instead; an SMS
+//! that may have gone out is reported as such rather than risk sending it twice).
+//! Messages draw from a quota of their own, so a burst of SMS never delays a call. Each request
 //! runs in its own task so a slow provider never blocks the gateway's mailbox.
 //!
 //! - `limiter`: governor quotas on tokio's clock.
@@ -24,6 +26,7 @@ pub use retry::RetryPolicy;
 
 use crate::ports::{
     CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+    SmsAccepted, SmsRequest,
 };
 use pipeline::{ApiClass, Pipeline};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -39,6 +42,10 @@ pub enum GatewayMsg {
     FetchCall(String, Reply<ProviderCallRecord>),
     HangUp(String, HangUp, Reply<()>),
     ListCalls(CallListQuery, Reply<Vec<ProviderCallRecord>>),
+    /// Sends a text message, on the SMS quota; never retried once it may have gone out.
+    SendSms(SmsRequest, Reply<SmsAccepted>),
+    /// Where a call's recording is, by the provider's call id; `None` when it has none.
+    RecordingUrl(String, Reply<Option<String>>),
     /// Circuit state and limiter use.
     Stats(RpcReplyPort<GatewayStats>),
 }
@@ -48,10 +55,13 @@ pub enum GatewayMsg {
 pub struct RateLimits {
     /// Create-call requests.
     pub create_call: Rate,
-    /// Every other request (fetch, hang up, list).
+    /// Every other voice request (fetch, hang up, list, recordings).
     pub other: Rate,
-    /// Whether both classes draw from one budget (Exotel: 200 per minute for all voice
-    /// APIs); then `create_call` is the shared quota.
+    /// Text messages: always a quota of their own, as providers meter messaging apart
+    /// from voice.
+    pub sms: Rate,
+    /// Whether the two voice classes draw from one budget (Exotel: 200 per minute for
+    /// all voice APIs); then `create_call` is the shared quota.
     pub shared: bool,
 }
 
@@ -74,6 +84,7 @@ pub struct GatewayStats {
     pub circuit_opened: u64,
     pub create_call_limiter: LimiterStats,
     pub other_limiter: LimiterStats,
+    pub sms_limiter: LimiterStats,
 }
 
 /// The ProviderGateway actor.
@@ -130,6 +141,22 @@ impl Actor for ProviderGateway {
                     let provider = p.provider();
                     let query = query.clone();
                     async move { provider.list_calls(&query).await }
+                })
+                .await
+            }),
+            GatewayMsg::SendSms(sms, reply) => spawn(reply, async move {
+                p.run(ApiClass::Sms, "send_sms", false, || {
+                    let provider = p.provider();
+                    let sms = sms.clone();
+                    async move { provider.send_sms(&sms).await }
+                })
+                .await
+            }),
+            GatewayMsg::RecordingUrl(id, reply) => spawn(reply, async move {
+                p.run(ApiClass::Other, "recording_url", true, || {
+                    let provider = p.provider();
+                    let id = id.clone();
+                    async move { provider.recording_url(&id).await }
                 })
                 .await
             }),

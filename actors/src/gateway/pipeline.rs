@@ -15,6 +15,7 @@ use tokio::time::Instant;
 pub enum ApiClass {
     CreateCall,
     Other,
+    Sms,
 }
 
 impl ApiClass {
@@ -22,6 +23,7 @@ impl ApiClass {
         match self {
             Self::CreateCall => "create_call",
             Self::Other => "other",
+            Self::Sms => "sms",
         }
     }
 }
@@ -32,6 +34,7 @@ pub struct Pipeline {
     breaker: Breaker,
     create_call: Arc<Limiter>,
     other: Arc<Limiter>,
+    sms: Arc<Limiter>,
     retry: RetryPolicy,
 }
 
@@ -49,6 +52,7 @@ impl Pipeline {
             provider: config.provider,
             create_call,
             other,
+            sms: Limiter::new(config.limits.sms),
             retry: config.retry,
         }
     }
@@ -64,6 +68,7 @@ impl Pipeline {
             circuit_opened: self.breaker.opened_count(),
             create_call_limiter: self.create_call.stats(),
             other_limiter: self.other.stats(),
+            sms_limiter: self.sms.stats(),
         }
     }
 
@@ -85,6 +90,7 @@ impl Pipeline {
         let limiter = match class {
             ApiClass::CreateCall => &self.create_call,
             ApiClass::Other => &self.other,
+            ApiClass::Sms => &self.sms,
         };
         let mut tries = 0;
         loop {

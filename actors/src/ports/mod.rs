@@ -8,5 +8,6 @@ pub mod store;
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use provider::{
     CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+    SmsAccepted, SmsRequest,
 };
 pub use store::{CallStore, StoreError};

@@ -54,6 +54,25 @@ pub struct CallListQuery {
     pub to: Option<String>,
 }
 
+/// One text message to send.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SmsRequest {
+    pub to: PhoneNumber,
+    pub from: PhoneNumber,
+    /// The text, as the provider is to deliver it (the provider splits long ones).
+    pub body: String,
+}
+
+/// The provider's acknowledgement of a message: accepted for delivery, not delivered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SmsAccepted {
+    /// The provider's id of the message (Twilio's `SM…` sid, Plivo's message uuid,
+    /// Exotel's `Sid`).
+    pub provider_message_id: String,
+    /// The status the provider reported, in its own words (`queued`, `accepted`, …).
+    pub status: String,
+}
+
 /// A provider request that did not succeed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ProviderError {
@@ -115,7 +134,7 @@ impl ProviderError {
     }
 }
 
-/// A telephony provider's voice API.
+/// A telephony provider's voice and messaging API.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     /// Short name, used in records and metric labels (`twilio`, `plivo`, `exotel`).
@@ -132,4 +151,11 @@ pub trait Provider: Send + Sync + 'static {
         &self,
         query: &CallListQuery,
     ) -> Result<Vec<ProviderCallRecord>, ProviderError>;
+
+    /// Sends one text message. Not idempotent: a message whose outcome is unknown may
+    /// have gone out.
+    async fn send_sms(&self, sms: &SmsRequest) -> Result<SmsAccepted, ProviderError>;
+
+    /// Where the call's recording can be fetched, or `None` when it has none.
+    async fn recording_url(&self, provider_call_id: &str) -> Result<Option<String>, ProviderError>;
 }

@@ -3,6 +3,7 @@
 use crate::domain::{CallStatus, Observation};
 use crate::ports::{
     CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+    SmsAccepted, SmsRequest,
 };
 use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
@@ -25,6 +26,12 @@ pub struct ScriptedProvider {
     arrivals: Mutex<Vec<tokio::time::Instant>>,
     /// Until then every request answers 503.
     outage_until: Mutex<Option<tokio::time::Instant>>,
+    /// Every text message received.
+    messages: Mutex<Vec<SmsRequest>>,
+    /// When each text message reached the provider (tokio time).
+    sms_arrivals: Mutex<Vec<tokio::time::Instant>>,
+    /// Recording URLs by provider call id.
+    recordings: Mutex<HashMap<String, String>>,
 }
 
 impl ScriptedProvider {
@@ -64,6 +71,24 @@ impl ScriptedProvider {
 
     pub fn hang_ups(&self) -> Vec<(String, HangUp)> {
         self.hang_ups.lock().unwrap().clone()
+    }
+
+    /// Every text message received, oldest first.
+    pub fn messages(&self) -> Vec<SmsRequest> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// When each text message reached the provider.
+    pub fn sms_arrivals(&self) -> Vec<tokio::time::Instant> {
+        self.sms_arrivals.lock().unwrap().clone()
+    }
+
+    /// Gives a call a recording.
+    pub fn set_recording(&self, provider_call_id: &str, url: &str) {
+        self.recordings
+            .lock()
+            .unwrap()
+            .insert(provider_call_id.to_string(), url.to_string());
     }
 
     /// Sets what the provider's records say about a call.
@@ -153,5 +178,24 @@ impl Provider for ScriptedProvider {
             .filter(|r| query.to.as_deref().is_none_or(|to| r.to == to))
             .cloned()
             .collect())
+    }
+
+    async fn send_sms(&self, sms: &SmsRequest) -> Result<SmsAccepted, ProviderError> {
+        self.arrive()?;
+        let mut messages = self.messages.lock().unwrap();
+        self.sms_arrivals
+            .lock()
+            .unwrap()
+            .push(tokio::time::Instant::now());
+        messages.push(sms.clone());
+        Ok(SmsAccepted {
+            provider_message_id: format!("SM{:032x}", messages.len()),
+            status: "queued".into(),
+        })
+    }
+
+    async fn recording_url(&self, id: &str) -> Result<Option<String>, ProviderError> {
+        self.arrive()?;
+        Ok(self.recordings.lock().unwrap().get(id).cloned())
     }
 }

@@ -404,6 +404,7 @@ pub async fn outbound_stats(State(state): State<AppState>, principal: Principal)
         rate_limiter: json!({
             "createCall": gateway.create_call_limiter,
             "other": gateway.other_limiter,
+            "sms": gateway.sms_limiter,
         }),
         clients,
     }))

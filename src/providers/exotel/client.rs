@@ -8,12 +8,13 @@
 //! [`Provider::hang_up`] reports as unsupported rather than pretending.
 
 use super::errors::read_error;
-use super::resource::{format_time, CallEnvelope, CallPage};
+use super::resource::{format_time, CallEnvelope, CallPage, CallResource, SmsEnvelope};
 use crate::providers::rest::{whole_seconds, PageGuard, RestClient, SetupError};
 use async_trait::async_trait;
 use callvisor_actors::domain::CallStatus;
 use callvisor_actors::ports::{
     CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+    SmsAccepted, SmsRequest,
 };
 use reqwest::Method;
 use std::fmt;
@@ -154,6 +155,17 @@ impl ExotelProvider {
         form
     }
 
+    /// `GET …/Calls/{CallSid}.json?details=true`: the call as Exotel describes it.
+    async fn details(&self, provider_call_id: &str) -> Result<CallResource, ProviderError> {
+        let mut url = self.account_url(&["Calls", &format!("{provider_call_id}.json")])?;
+        url.query_pairs_mut().append_pair("details", "true");
+        let found: CallEnvelope = self
+            .rest
+            .execute_json(self.rest.request(Method::GET, url))
+            .await?;
+        Ok(found.call)
+    }
+
     /// The first page of the calls created within the range, oldest first.
     fn list_url(&self, query: &CallListQuery) -> Result<Url, ProviderError> {
         let mut url = self.account_url(&["Calls.json"])?;
@@ -199,13 +211,7 @@ impl Provider for ExotelProvider {
         &self,
         provider_call_id: &str,
     ) -> Result<ProviderCallRecord, ProviderError> {
-        let mut url = self.account_url(&["Calls", &format!("{provider_call_id}.json")])?;
-        url.query_pairs_mut().append_pair("details", "true");
-        let found: CallEnvelope = self
-            .rest
-            .execute_json(self.rest.request(Method::GET, url))
-            .await?;
-        found.call.into_record()
+        self.details(provider_call_id).await?.into_record()
     }
 
     async fn hang_up(&self, _provider_call_id: &str, _how: HangUp) -> Result<(), ProviderError> {
@@ -247,6 +253,29 @@ impl Provider for ExotelProvider {
                 None => return Ok(records),
             }
         }
+    }
+
+    /// `POST …/Sms/send.json` with `From`, `To`, `Body`, answered with
+    /// `{"SMSMessage": {"Sid", "Status", …}}`. `From` is the request's sender (an
+    /// ExoPhone or sender id): the configured caller id is for calls.
+    async fn send_sms(&self, sms: &SmsRequest) -> Result<SmsAccepted, ProviderError> {
+        let form = [
+            ("From", sms.from.as_str()),
+            ("To", sms.to.as_str()),
+            ("Body", sms.body.as_str()),
+        ];
+        let request = self
+            .rest
+            .request(Method::POST, self.account_url(&["Sms", "send.json"])?)
+            .form(&form);
+        let sent: SmsEnvelope = self.rest.execute_json(request).await?;
+        sent.into_accepted()
+    }
+
+    /// The call details' `RecordingUrl`, if the call was recorded.
+    async fn recording_url(&self, provider_call_id: &str) -> Result<Option<String>, ProviderError> {
+        let call = self.details(provider_call_id).await?;
+        Ok(call.recording_url.filter(|u| !u.trim().is_empty()))
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::status::{observe, CallFacts};
 use crate::providers::rest::json_text;
-use callvisor_actors::ports::{ProviderCallRecord, ProviderError};
+use callvisor_actors::ports::{ProviderCallRecord, ProviderError, SmsAccepted};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -46,6 +46,36 @@ pub(crate) fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
 pub(crate) struct CallEnvelope {
     #[serde(rename = "Call")]
     pub call: CallResource,
+}
+
+/// `{"SMSMessage": {"Sid", "Status", …}}`, the answer to a send-SMS request.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SmsEnvelope {
+    #[serde(rename = "SMSMessage")]
+    pub message: SmsMessage,
+}
+
+/// A message as Exotel describes it, as far as the adapter reads it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SmsMessage {
+    pub sid: Option<String>,
+    pub status: Option<String>,
+}
+
+impl SmsEnvelope {
+    /// The provider-neutral acknowledgement, or a protocol error without a Sid.
+    pub fn into_accepted(self) -> Result<SmsAccepted, ProviderError> {
+        let sid = self
+            .message
+            .sid
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ProviderError::Protocol("SMS answer without a Sid".into()))?;
+        Ok(SmsAccepted {
+            provider_message_id: sid,
+            status: self.message.status.unwrap_or_else(|| "queued".into()),
+        })
+    }
 }
 
 /// A call as Exotel describes it.

@@ -8,12 +8,16 @@
 //! are followed through `meta.next`.
 
 use super::errors::read_error;
-use super::resource::{to_plivo_number, CallObject, CallPage, CreateResponse, FILTER_TIME_FORMAT};
+use super::resource::{
+    to_plivo_number, CallObject, CallPage, CreateResponse, MessageResponse, RecordingPage,
+    FILTER_TIME_FORMAT,
+};
 use crate::providers::rest::{whole_seconds, PageGuard, RestClient, SetupError};
 use async_trait::async_trait;
 use callvisor_actors::domain::CallStatus;
 use callvisor_actors::ports::{
     CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+    SmsAccepted, SmsRequest,
 };
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -106,6 +110,24 @@ impl<'a> CreateCall<'a> {
             hangup_url: &request.status_callback_url,
             hangup_method: "POST",
             ring_timeout: whole_seconds(request.ring_timeout, MAX_RING_SECONDS),
+        }
+    }
+}
+
+/// The send-message body: numbers without `+`, as Plivo takes them.
+#[derive(Debug, PartialEq, Serialize)]
+struct SendMessage<'a> {
+    src: String,
+    dst: String,
+    text: &'a str,
+}
+
+impl<'a> SendMessage<'a> {
+    fn of(sms: &'a SmsRequest) -> Self {
+        Self {
+            src: to_plivo_number(sms.from.as_str()),
+            dst: to_plivo_number(sms.to.as_str()),
+            text: &sms.body,
         }
     }
 }
@@ -262,6 +284,28 @@ impl Provider for PlivoProvider {
             }
         }
         Ok(records)
+    }
+
+    /// `POST …/Message/` with `src`, `dst`, `text`, answered 202 with the message uuids.
+    async fn send_sms(&self, sms: &SmsRequest) -> Result<SmsAccepted, ProviderError> {
+        let request = self
+            .rest
+            .request(Method::POST, self.account_url(&["Message"])?)
+            .json(&SendMessage::of(sms));
+        let sent: MessageResponse = self.rest.execute_json(request).await?;
+        sent.into_accepted()
+    }
+
+    /// `GET …/Recording/?call_uuid={uuid}`: the first recording's `recording_url`.
+    async fn recording_url(&self, provider_call_id: &str) -> Result<Option<String>, ProviderError> {
+        let mut url = self.account_url(&["Recording"])?;
+        url.query_pairs_mut()
+            .append_pair("call_uuid", provider_call_id);
+        let page: RecordingPage = self
+            .rest
+            .execute_json(self.rest.request(Method::GET, url))
+            .await?;
+        Ok(page.first_url())
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::status::{observe, CallFacts};
 use crate::providers::rest::json_text;
-use callvisor_actors::ports::{ProviderCallRecord, ProviderError};
+use callvisor_actors::ports::{ProviderCallRecord, ProviderError, SmsAccepted};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -70,6 +70,54 @@ impl CreateResponse {
             other => json_text(other.as_ref()),
         };
         id.ok_or_else(|| ProviderError::Protocol("create answer without a request_uuid".into()))
+    }
+}
+
+/// The answer to a send-message request: `{"api_id", "message", "message_uuid": [..]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MessageResponse {
+    pub message_uuid: Option<Value>,
+}
+
+impl MessageResponse {
+    /// The acknowledgement of the one message sent (the first uuid when Plivo split it).
+    pub fn into_accepted(self) -> Result<SmsAccepted, ProviderError> {
+        let id = match &self.message_uuid {
+            Some(Value::Array(ids)) => json_text(ids.first()),
+            other => json_text(other.as_ref()),
+        };
+        let provider_message_id = id.ok_or_else(|| {
+            ProviderError::Protocol("message answer without a message_uuid".into())
+        })?;
+        Ok(SmsAccepted {
+            provider_message_id,
+            // Plivo answers "message(s) queued"; its delivery reports say the rest.
+            status: "queued".into(),
+        })
+    }
+}
+
+/// One recording in Plivo's recording list.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RecordingObject {
+    pub recording_url: Option<String>,
+}
+
+/// A page of the recording list: `{"meta": {…}, "objects": [{"recording_url", …}]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RecordingPage {
+    #[serde(default)]
+    pub objects: Vec<RecordingObject>,
+}
+
+impl RecordingPage {
+    /// The first recording's URL, if any.
+    pub fn first_url(self) -> Option<String> {
+        self.objects
+            .into_iter()
+            .next()
+            .and_then(|r| r.recording_url)
+            .filter(|u| !u.trim().is_empty())
     }
 }
 

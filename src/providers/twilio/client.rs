@@ -1,16 +1,18 @@
 //! The Twilio voice API client: the [`Provider`] port over Twilio's REST API 2010-04-01.
 //!
-//! Requests follow Twilio's OpenAPI description of the Calls endpoints: form-encoded
+//! Requests follow Twilio's OpenAPI description of the Calls, Messages and Recordings
+//! endpoints: form-encoded
 //! bodies, HTTP Basic with the account sid and auth token, JSON answers. The same client
 //! dials the embedded simulator (see `crate::sim`) by pointing `api_base` at it.
 
 use super::errors::read_error;
-use super::resource::{CallPage, CallResource};
+use super::resource::{CallPage, CallResource, MessageResource, RecordingPage};
 use super::status::map_status;
 use crate::providers::rest::{whole_seconds, PageGuard, RestClient, SetupError};
 use async_trait::async_trait;
 use callvisor_actors::ports::{
     CallListQuery, DialAccepted, DialRequest, HangUp, Provider, ProviderCallRecord, ProviderError,
+    SmsAccepted, SmsRequest,
 };
 use chrono::Days;
 use reqwest::Method;
@@ -116,6 +118,23 @@ impl TwilioProvider {
     fn call_url(&self, sid: &str) -> Result<Url, ProviderError> {
         self.account_url(&["Calls", &format!("{sid}.json")])
     }
+
+    fn messages_url(&self) -> Result<Url, ProviderError> {
+        self.account_url(&["Messages.json"])
+    }
+
+    fn recordings_url(&self, call_sid: &str) -> Result<Url, ProviderError> {
+        self.account_url(&["Calls", call_sid, "Recordings.json"])
+    }
+}
+
+/// The Messages form: `To`, `From`, `Body`.
+fn sms_form(sms: &SmsRequest) -> [(&'static str, &str); 3] {
+    [
+        ("To", sms.to.as_str()),
+        ("From", sms.from.as_str()),
+        ("Body", sms.body.as_str()),
+    ]
 }
 
 /// Ring time in whole seconds as Twilio takes it: rounded up, at least 1, at most 600.
@@ -239,6 +258,30 @@ impl Provider for TwilioProvider {
                 None => return Ok(records),
             }
         }
+    }
+
+    /// `POST …/Messages.json`, answered 201 with the Message resource (`SM…`).
+    async fn send_sms(&self, sms: &SmsRequest) -> Result<SmsAccepted, ProviderError> {
+        let request = self
+            .rest
+            .request(Method::POST, self.messages_url()?)
+            .form(&sms_form(sms));
+        let sent: MessageResource = self.rest.execute_json(request).await?;
+        sent.into_accepted()
+    }
+
+    /// `GET …/Calls/{CallSid}/Recordings.json`: the first recording's audio (its `uri`
+    /// as `.mp3`, on the API base), or `None` when the call has no recording.
+    async fn recording_url(&self, provider_call_id: &str) -> Result<Option<String>, ProviderError> {
+        let request = self
+            .rest
+            .request(Method::GET, self.recordings_url(provider_call_id)?);
+        let page: RecordingPage = self.rest.execute_json(request).await?;
+        page.recordings
+            .first()
+            .and_then(|r| r.media_path())
+            .map(|path| self.rest.relative(&path).map(String::from))
+            .transpose()
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::status::{observe, CallFacts};
 use super::webhook::parse_rfc2822;
-use callvisor_actors::ports::{ProviderCallRecord, ProviderError};
+use callvisor_actors::ports::{ProviderCallRecord, ProviderError, SmsAccepted};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,6 +32,52 @@ pub(crate) struct CallPage {
     #[serde(default)]
     pub calls: Vec<CallResource>,
     pub next_page_uri: Option<String>,
+}
+
+/// A Message resource (`api.v2010.account.message`), as far as the adapter reads it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MessageResource {
+    pub sid: Option<String>,
+    pub status: Option<String>,
+}
+
+impl MessageResource {
+    /// The provider-neutral acknowledgement, or a protocol error without a sid.
+    pub fn into_accepted(self) -> Result<SmsAccepted, ProviderError> {
+        let sid = self
+            .sid
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ProviderError::Protocol("message resource without a sid".into()))?;
+        Ok(SmsAccepted {
+            provider_message_id: sid,
+            status: self.status.unwrap_or_else(|| "queued".into()),
+        })
+    }
+}
+
+/// One recording of a call, as far as the adapter reads it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RecordingResource {
+    /// `/2010-04-01/Accounts/{sid}/Recordings/{RE…}.json`, relative to the API base.
+    pub uri: Option<String>,
+}
+
+impl RecordingResource {
+    /// The path of the recording's audio: its `uri` with `.json` replaced by `.mp3`.
+    pub fn media_path(&self) -> Option<String> {
+        let uri = self.uri.as_deref().filter(|u| !u.is_empty())?;
+        Some(match uri.strip_suffix(".json") {
+            Some(stem) => format!("{stem}.mp3"),
+            None => uri.to_string(),
+        })
+    }
+}
+
+/// The recordings of one call (`ListCallRecordingResponse`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct RecordingPage {
+    #[serde(default)]
+    pub recordings: Vec<RecordingResource>,
 }
 
 /// A JSON string or number as text; anything else as absent.
