@@ -290,3 +290,77 @@ async fn callbacks_are_multipart_unless_json_is_asked_for_and_busy_ends_busy() {
     assert_eq!(record.observation.failure_reason, Some(FailureReason::Busy));
     sim.shutdown().await;
 }
+
+fn sms(to: &str, body: &str) -> callvisor_actors::ports::SmsRequest {
+    callvisor_actors::ports::SmsRequest {
+        to: PhoneNumber::from_trusted(to.into()),
+        from: PhoneNumber::from_trusted("+918030752400".into()),
+        body: body.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_sent_logged_and_refused_like_exotel() {
+    let sim = start_sim(fast(1.0, 0.0)).await;
+    let exotel = client(&sim);
+    let sent = exotel
+        .send_sms(&sms("+919999900001", "Your table is ready"))
+        .await
+        .unwrap();
+    assert_eq!(sent.provider_message_id.len(), 32, "{sent:?}");
+    assert_eq!(sent.status, "queued");
+    let log = sim.messages();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (
+            log[0].to.as_str(),
+            log[0].from.as_str(),
+            log[0].body.as_str()
+        ),
+        ("+919999900001", "+918030752400", "Your table is ready")
+    );
+    let bad = exotel.send_sms(&sms("+1", "hi")).await.unwrap_err();
+    assert!(
+        matches!(&bad, ProviderError::Rejected { status: 400, message, .. } if message.contains("To")),
+        "{bad:?}"
+    );
+    let wrong = client_with(&sim, &sim.config().api_key, "wrong-token");
+    assert!(matches!(
+        wrong.send_sms(&sms("+919999900001", "hi")).await,
+        Err(ProviderError::Rejected { status: 401, .. })
+    ));
+    assert_eq!(sim.messages().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_has_a_recording_and_a_busy_one_none() {
+    let sim = start_sim(fast(1.0, 0.0)).await;
+    let mut hooks = Receiver::start().await;
+    let exotel = client(&sim);
+    let hook = format!("{}/hook?token=s3cret&callId=r1", hooks.base);
+    let sid = exotel
+        .create_call(&dial("+919999900001", hook))
+        .await
+        .unwrap()
+        .provider_call_id;
+    let _answered = hooks.next().await;
+    let terminal = hooks.next().await;
+    let expected = format!("{}/sim/recordings/{sid}.mp3", sim.base_url());
+    assert_eq!(terminal.json()["RecordingUrl"], expected.as_str());
+    assert_eq!(
+        exotel.recording_url(&sid).await.unwrap().as_deref(),
+        Some(expected.as_str())
+    );
+    assert_eq!(reqwest::get(&expected).await.unwrap().status(), 200);
+
+    let busy_sim = start_sim(fast(0.0, 1.0)).await;
+    let busy = client(&busy_sim);
+    let hook = format!("{}/hook?token=s3cret&callId=r2", hooks.base);
+    let sid = busy
+        .create_call(&dial("+919999900002", hook))
+        .await
+        .unwrap()
+        .provider_call_id;
+    let _terminal = hooks.next().await;
+    assert_eq!(busy.recording_url(&sid).await.unwrap(), None);
+}

@@ -377,3 +377,87 @@ async fn a_busy_line_ends_busy() {
     assert_eq!(record.observation.failure_reason, Some(FailureReason::Busy));
     sim.shutdown().await;
 }
+
+fn sms(to: &str, body: &str) -> callvisor_actors::ports::SmsRequest {
+    callvisor_actors::ports::SmsRequest {
+        to: PhoneNumber::from_trusted(to.into()),
+        from: PhoneNumber::from_trusted("+14155550000".into()),
+        body: body.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_sent_logged_and_refused_like_plivo() {
+    let sim = start_sim(fast(1.0, 0.0)).await;
+    let plivo = client(&sim);
+    let sent = plivo
+        .send_sms(&sms("+14155550101", "Your table is ready"))
+        .await
+        .unwrap();
+    assert_eq!(sent.provider_message_id.len(), 36, "{sent:?}");
+    let log = sim.messages();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].sid, sent.provider_message_id);
+    assert_eq!(
+        (
+            log[0].to.as_str(),
+            log[0].from.as_str(),
+            log[0].body.as_str()
+        ),
+        ("14155550101", "14155550000", "Your table is ready"),
+        "Plivo takes numbers without +"
+    );
+    let bad = plivo.send_sms(&sms("+1", "hi")).await.unwrap_err();
+    assert!(
+        matches!(&bad, ProviderError::Rejected { status: 400, message, .. } if message.contains("dst")),
+        "{bad:?}"
+    );
+    let wrong = client_with(&sim, &sim.config().account_sid, "wrong-token");
+    assert!(matches!(
+        wrong.send_sms(&sms("+14155550101", "hi")).await,
+        Err(ProviderError::Rejected { status: 401, .. })
+    ));
+    assert_eq!(sim.messages().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_has_a_recording_and_a_busy_one_none() {
+    let sim = start_sim(fast(1.0, 0.0)).await;
+    let mut hooks = Receiver::start().await;
+    let plivo = client(&sim);
+    plivo
+        .create_call(&dial("+14155550101", hooks.hook("r1")))
+        .await
+        .unwrap();
+    let _ring = hooks.next().await;
+    let hangup = hooks.next().await;
+    let call_uuid = parse_callback(&hangup.form()).unwrap().call_uuid;
+    let url = plivo
+        .recording_url(&call_uuid)
+        .await
+        .unwrap()
+        .expect("answered calls are recorded");
+    assert_eq!(
+        url,
+        format!(
+            "{}/sim/recordings/{}.mp3",
+            sim.base_url(),
+            sim.dials()[0].sid
+        )
+    );
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+
+    let busy_sim = start_sim(fast(0.0, 1.0)).await;
+    let busy = client(&busy_sim);
+    busy.create_call(&dial("+14155550102", hooks.hook("r2")))
+        .await
+        .unwrap();
+    let ended = loop {
+        let r = hooks.next().await;
+        if status(&r) == "busy" {
+            break r;
+        }
+    };
+    let call_uuid = parse_callback(&ended.form()).unwrap().call_uuid;
+    assert_eq!(busy.recording_url(&call_uuid).await.unwrap(), None);
+}

@@ -521,3 +521,115 @@ async fn a_get_callback_carries_its_fields_in_the_signed_query() {
     assert!(verify(&sim.config().auth_token, &busy.url, &[], signature));
     sim.shutdown().await;
 }
+
+fn sms(to: &str, body: &str) -> callvisor_actors::ports::SmsRequest {
+    callvisor_actors::ports::SmsRequest {
+        to: PhoneNumber::from_trusted(to.into()),
+        from: PhoneNumber::from_trusted("+14155550000".into()),
+        body: body.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_sent_logged_and_refused_like_twilio() {
+    let sim = start_sim(fast(1.0, 0.0, 0.0)).await;
+    let twilio = client(&sim);
+    let sent = twilio
+        .send_sms(&sms("+14155550101", "Your table is ready"))
+        .await
+        .unwrap();
+    assert!(
+        sent.provider_message_id.starts_with("SM") && sent.provider_message_id.len() == 34,
+        "{sent:?}"
+    );
+    assert_eq!(sent.status, "queued");
+    let log = sim.messages();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].sid, sent.provider_message_id);
+    assert_eq!(
+        (
+            log[0].to.as_str(),
+            log[0].from.as_str(),
+            log[0].body.as_str()
+        ),
+        ("+14155550101", "+14155550000", "Your table is ready")
+    );
+
+    let bad_number = twilio.send_sms(&sms("+1", "hi")).await.unwrap_err();
+    assert!(
+        matches!(&bad_number, ProviderError::Rejected { status: 400, code: Some(c), .. } if c == "21211"),
+        "{bad_number:?}"
+    );
+    assert!(bad_number.is_invalid_number());
+    let too_long = twilio
+        .send_sms(&sms("+14155550101", &"x".repeat(1601)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&too_long, ProviderError::Rejected { status: 400, code: Some(c), .. } if c == "21617"),
+        "{too_long:?}"
+    );
+    let wrong = client_with(&sim, &sim.config().account_sid, "wrong-token");
+    assert!(matches!(
+        wrong.send_sms(&sms("+14155550101", "hi")).await,
+        Err(ProviderError::Rejected { status: 401, .. })
+    ));
+    assert_eq!(sim.messages().len(), 1, "refused messages are not logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_has_a_recording_and_an_unanswered_one_none() {
+    let sim = start_sim(fast(1.0, 0.0, 0.0)).await;
+    let mut hooks = Receiver::start().await;
+    let twilio = client(&sim);
+    let sid = twilio
+        .create_call(&dial("+14155550101", hooks.hook("r1")))
+        .await
+        .unwrap()
+        .provider_call_id;
+    let got = until_final(&mut hooks).await;
+    let last = got.last().unwrap();
+    assert_eq!(last.status(), "completed");
+    let announced = last.get("RecordingUrl").expect("completed carries it");
+    assert!(announced.starts_with(&sim.base_url()), "{announced}");
+
+    let url = twilio
+        .recording_url(&sid)
+        .await
+        .unwrap()
+        .expect("answered calls are recorded");
+    let hex = sid.trim_start_matches("CA");
+    assert_eq!(
+        url,
+        format!(
+            "{}/2010-04-01/Accounts/{}/Recordings/RE{hex}.mp3",
+            sim.base_url(),
+            sim.config().account_sid
+        )
+    );
+    for audio in [url, format!("{announced}.mp3")] {
+        let response = reqwest::get(&audio).await.unwrap();
+        assert_eq!(response.status(), 200, "{audio}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "audio/mpeg"
+        );
+    }
+
+    let busy_sim = start_sim(fast(0.0, 1.0, 0.0)).await;
+    let busy = client(&busy_sim);
+    let sid = busy
+        .create_call(&dial("+14155550102", hooks.hook("r2")))
+        .await
+        .unwrap()
+        .provider_call_id;
+    let got = until_final(&mut hooks).await;
+    assert_eq!(got.last().unwrap().status(), "busy");
+    assert_eq!(got.last().unwrap().get("RecordingUrl"), None);
+    assert_eq!(busy.recording_url(&sid).await.unwrap(), None);
+    assert!(matches!(
+        busy.recording_url("CA00000000000000000000000000000000")
+            .await,
+        Err(ProviderError::Rejected { status: 404, .. })
+    ));
+}

@@ -5,7 +5,8 @@
 //! telephony account: the real adapters (`crate::providers`) dial it unchanged (point
 //! their `api_base` at [`SimHandle::base_url`]) and it answers and calls back as the
 //! provider would — Basic auth, the provider's bodies, JSON and error shapes, signed
-//! status callbacks in event order, hang-up and list semantics.
+//! status callbacks in event order, hang-up and list semantics, SMS and call recordings
+//! (an answered call is recorded; one nobody answered is not).
 //!
 //! ## Layout
 //!
@@ -16,7 +17,8 @@
 //! - `state`: the stored calls and the one place they change.
 //! - `script`: one task per call playing out its plan on tokio's clock.
 //! - `callbacks`: the per-call queue and the one function every callback leaves through.
-//! - `routes`: the router, built in one place; `/health` and `/sim/dials`.
+//! - `routes`: the router, built in one place; `/health`, `/sim/dials`, `/sim/messages`
+//!   (every SMS accepted) and `/sim/recordings/{file}` (the audio of answered calls).
 //! - `http`: credential, number and URL checks.
 //!
 //! Each flavor only adds its wire module: routes, request validation, response and
@@ -39,7 +41,7 @@ mod state;
 mod twilio;
 
 pub use config::{Flavor, SimConfig, DEFAULT_ACCOUNT_SID, DEFAULT_API_KEY, DEFAULT_AUTH_TOKEN};
-pub use state::DialRecord;
+pub use state::{DialRecord, MessageRecord};
 
 use state::SimState;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -77,7 +79,7 @@ pub async fn serve(config: SimConfig, listener: TcpListener) -> std::io::Result<
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(std::io::Error::other)?;
-    let state = Arc::new(SimState::new(config, http));
+    let state = Arc::new(SimState::new(config, format!("http://{addr}"), http));
     let faults = Arc::clone(&state.faults);
     let counts = Arc::clone(&faults);
     let app = routes::router(Arc::clone(&state))
@@ -131,6 +133,11 @@ impl SimHandle {
     /// Every create-call request accepted so far, oldest first.
     pub fn dials(&self) -> Vec<DialRecord> {
         self.state.dials()
+    }
+
+    /// Every text message accepted so far, oldest first.
+    pub fn messages(&self) -> Vec<MessageRecord> {
+        self.state.messages()
     }
 
     /// How many requests the fault injection refused so far.

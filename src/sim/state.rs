@@ -37,6 +37,32 @@ pub struct DialRecord {
     pub received_at: DateTime<Utc>,
 }
 
+/// One text message the simulator accepted, whatever the flavor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// The id the send was answered with (Twilio's `SM…` sid, Plivo's message uuid,
+    /// Exotel's `Sid`).
+    pub sid: String,
+    /// The recipient, as the request wrote it.
+    pub to: String,
+    /// The sender, as the request wrote it.
+    pub from: String,
+    pub body: String,
+    /// When the request arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+impl MessageRecord {
+    /// How many parts the message is sent in: 153 characters each once it needs more
+    /// than one (a single part holds 160).
+    pub fn segments(&self) -> usize {
+        match self.body.chars().count() {
+            0..=160 => 1,
+            n => n.div_ceil(153),
+        }
+    }
+}
+
 /// Where a simulated call is. Each flavor names these its own way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -134,6 +160,9 @@ pub(crate) struct SimCall {
     pub failure_sip: u16,
     pub custom_field: Option<String>,
     pub hooks: Hooks,
+    /// Where the call's recording is served: set when an answered call ends, never for
+    /// a call nobody answered.
+    pub recording_url: Option<String>,
     /// How many callbacks were queued before this one (Twilio's `SequenceNumber`).
     pub callbacks_sent: i64,
     /// The callback queue, while the call is not over.
@@ -155,12 +184,16 @@ struct Inner {
     calls: HashMap<String, SimCall>,
     next_seq: u64,
     dials: Vec<DialRecord>,
+    messages: Vec<MessageRecord>,
     rng: StdRng,
 }
 
 /// Everything the simulator's routes and tasks share.
 pub(crate) struct SimState {
     pub config: SimConfig,
+    /// Where the simulator is reached (`http://127.0.0.1:port`), for the URLs it hands
+    /// out (recordings).
+    pub base_url: String,
     /// Wall-clock time that follows tokio's clock, so paused-time tests see timestamps
     /// consistent with the script's timers.
     clock: TokioClock,
@@ -186,7 +219,7 @@ pub(crate) fn new_id(prefix: &str) -> String {
 }
 
 impl SimState {
-    pub fn new(config: SimConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: SimConfig, base_url: String, http: reqwest::Client) -> Self {
         let rng = match config.seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
@@ -194,12 +227,14 @@ impl SimState {
         Self {
             faults: Faults::new(config.faults.clone()),
             config,
+            base_url,
             clock: TokioClock::starting_at(Utc::now()),
             http,
             inner: Mutex::new(Inner {
                 calls: HashMap::new(),
                 next_seq: 1,
                 dials: Vec::new(),
+                messages: Vec::new(),
                 rng,
             }),
         }
@@ -217,6 +252,24 @@ impl SimState {
 
     pub fn dials(&self) -> Vec<DialRecord> {
         self.lock().dials.clone()
+    }
+
+    /// Every text message accepted so far, oldest first.
+    pub fn messages(&self) -> Vec<MessageRecord> {
+        self.lock().messages.clone()
+    }
+
+    /// Logs a validated message under `sid` and returns its record.
+    pub fn send_message(&self, sid: String, to: &str, from: &str, body: &str) -> MessageRecord {
+        let record = MessageRecord {
+            sid,
+            to: to.to_string(),
+            from: from.to_string(),
+            body: body.to_string(),
+            received_at: self.now(),
+        };
+        self.lock().messages.push(record.clone());
+        record
     }
 
     /// Stores a new call under the ids given (`sid`, and the live `call_uuid`), starts
@@ -259,6 +312,7 @@ impl SimState {
             failure_sip: plan.failure_sip,
             custom_field: new.custom_field,
             hooks: new.hooks,
+            recording_url: None,
             callbacks_sent: 0,
             callbacks: Some(tx),
             script: Some(script),
@@ -324,6 +378,8 @@ impl SimState {
             if let Some(answered) = call.answered_at {
                 let ms = (now - answered).num_milliseconds().max(0);
                 call.duration = Some((ms + 999) / 1000);
+                call.recording_url =
+                    Some(format!("{}/sim/recordings/{}.mp3", self.base_url, call.sid));
             }
             call.script = None;
         }

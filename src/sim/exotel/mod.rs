@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -60,6 +60,7 @@ pub(crate) fn routes(common: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
             "/v1/Accounts/{account}/Calls/{file}",
             get(call_details).post(connect),
         )
+        .route("/v1/Accounts/{account}/Sms/send.json", post(send_sms))
         .fallback(|uri: Uri| async move { ApiError::not_found(uri.path()) })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
@@ -197,6 +198,44 @@ async fn connect(
         CallEnvelope::of(c, &account, false)
     });
     Ok(Json(created))
+}
+
+/// The longest SMS body the simulator takes, in characters.
+const MAX_SMS_CHARS: usize = 1600;
+
+/// A validated send-SMS form: `(to, from, body)`.
+pub(crate) fn validate_sms(params: &[(String, String)]) -> Result<(&str, &str, &str), ApiError> {
+    let from = field(params, "From").ok_or_else(|| ApiError::invalid("Missing parameter From"))?;
+    let to = field(params, "To").ok_or_else(|| ApiError::invalid("Missing parameter To"))?;
+    let body = field(params, "Body").ok_or_else(|| ApiError::invalid("Missing parameter Body"))?;
+    if !is_endpoint(to) || to.contains(':') {
+        return Err(ApiError::invalid(format!("Invalid To number: {to}")));
+    }
+    if !is_endpoint(from) || from.contains(':') {
+        return Err(ApiError::invalid(format!("Invalid From number: {from}")));
+    }
+    if body.chars().count() > MAX_SMS_CHARS {
+        return Err(ApiError::invalid(format!(
+            "Body is longer than {MAX_SMS_CHARS} characters"
+        )));
+    }
+    Ok((to, from, body))
+}
+
+/// `POST …/Sms/send.json`: logs the message, answers 200 `{"SMSMessage": {…}}`.
+async fn send_sms(
+    State(state): Shared,
+    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(account) = path.map_err(|_| ApiError::not_found(uri.path()))?;
+    authorize(&state, &headers, &account, &uri)?;
+    let params = form_pairs(&body_or_error(body)?);
+    let (to, from, text) = validate_sms(&params)?;
+    let sent = state.send_message(new_id(""), to, from, text);
+    Ok(Json(wire::sms_envelope(&sent, &account)))
 }
 
 /// `GET …/Calls/{CallSid}.json[?details=true]`.

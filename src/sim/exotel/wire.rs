@@ -7,7 +7,7 @@ use super::Hooks;
 use crate::providers::exotel::resource::format_time;
 use crate::sim::callbacks::{CallbackMethod, CallbackRequest};
 use crate::sim::config::SimConfig;
-use crate::sim::state::{Phase, SimCall};
+use crate::sim::state::{MessageRecord, Phase, SimCall};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -87,7 +87,7 @@ impl CallView {
             "ForwardedFrom": null,
             "CallerName": null,
             "Uri": format!("/v1/Accounts/{account}/Calls/{}.json", call.sid),
-            "RecordingUrl": null,
+            "RecordingUrl": call.recording_url,
         });
         if details {
             view["Details"] = json!({
@@ -153,6 +153,30 @@ impl ListPage {
             calls,
         }
     }
+}
+
+/// `{"SMSMessage": {…}}`, the answer to a send-SMS request.
+pub(crate) fn sms_envelope(m: &MessageRecord, account: &str) -> Value {
+    json!({
+        "SMSMessage": {
+            "Sid": m.sid,
+            "AccountSid": account,
+            "From": m.from,
+            "To": m.to,
+            "DateCreated": format_time(m.received_at),
+            "DateUpdated": format_time(m.received_at),
+            "DateSent": null,
+            "Body": m.body,
+            "Direction": "outbound-api",
+            "Uri": format!("/v1/Accounts/{account}/SMS/Messages/{}.json", m.sid),
+            "ApiVersion": null,
+            "Price": null,
+            "Status": "queued",
+            "DetailedStatusCode": 21010,
+            "DetailedStatus": "PENDING_TO_OPERATOR",
+            "SmsUnits": m.segments(),
+        }
+    })
 }
 
 /// A refusal in Exotel's error shape.
@@ -238,7 +262,7 @@ pub(crate) fn callbacks(
     put("CallSid", json!(call.sid));
     put("DateUpdated", json!(format_time(now)));
     put("Status", json!(status_name(to)));
-    put("RecordingUrl", Value::Null);
+    put("RecordingUrl", json!(call.recording_url));
     if hooks.events {
         put("EventType", json!(event));
         put("DateCreated", json!(format_time(call.date_created)));

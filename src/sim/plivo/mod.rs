@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -70,6 +70,8 @@ pub(crate) fn routes(common: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
             "/v1/Account/{account}/Request/{uuid}/",
             delete(cancel_request),
         )
+        .route("/v1/Account/{account}/Message/", post(send_message))
+        .route("/v1/Account/{account}/Recording/", get(list_recordings))
         .fallback(|uri: Uri| async move { ApiError::not_found(uri.path()) })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
@@ -233,6 +235,80 @@ async fn cancel_request(
     }
     state.hang_up(&uuid, Phase::Canceled, |_| ());
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The longest message text the simulator takes, in characters.
+const MAX_TEXT_CHARS: usize = 1600;
+
+/// A validated send-message body: `(dst, src, text)`.
+pub(crate) fn validate_message(body: &[u8]) -> Result<(String, String, String), ApiError> {
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+    let src = text(&body, "src").ok_or_else(|| ApiError::invalid("src is required"))?;
+    let dst = text(&body, "dst").ok_or_else(|| ApiError::invalid("dst is required"))?;
+    let message = text(&body, "text").ok_or_else(|| ApiError::invalid("text is required"))?;
+    let number = |n: &str| is_endpoint(n) && !n.contains(':');
+    if !number(src) {
+        return Err(ApiError::invalid(format!("invalid src: {src}")));
+    }
+    if !number(dst) {
+        return Err(ApiError::invalid(format!("invalid dst: {dst}")));
+    }
+    if message.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::invalid(format!(
+            "text is longer than {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok((dst.to_string(), src.to_string(), message.to_string()))
+}
+
+/// `POST …/Message/`: logs the message, answers 202 with its uuid.
+async fn send_message(
+    State(state): Shared,
+    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Path(account) = path.map_err(|_| ApiError::not_found(uri.path()))?;
+    authorize(&state, &headers, &account, &uri)?;
+    let (dst, src, message) = validate_message(&body_or_error(body)?)?;
+    let sent = state.send_message(wire::new_uuid(), &dst, &src, &message);
+    Ok((StatusCode::ACCEPTED, Json(wire::message_queued(&sent.sid))))
+}
+
+/// `GET …/Recording/[?call_uuid=…]`: the recordings of answered calls (of the one call
+/// named, if any), newest first, in one page.
+async fn list_recordings(
+    State(state): Shared,
+    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ListPage<Value>>, ApiError> {
+    let Path(account) = path.map_err(|_| ApiError::not_found(uri.path()))?;
+    authorize(&state, &headers, &account, &uri)?;
+    let pairs = form_pairs(query.unwrap_or_default().as_bytes());
+    let call_uuid = field(&pairs, "call_uuid");
+    let mut found: Vec<Value> = state
+        .calls(
+            |c| call_uuid.is_none_or(|id| c.is_named(id)),
+            |c| wire::recording_view(c, &account),
+        )
+        .into_iter()
+        .filter_map(|(_, view)| view)
+        .collect();
+    found.reverse();
+    let total = found.len();
+    found.truncate(MAX_PAGE_SIZE);
+    Ok(Json(ListPage::new(
+        found,
+        MAX_PAGE_SIZE,
+        0,
+        total,
+        None,
+        None,
+    )))
 }
 
 /// The list's filters, as Plivo takes them.

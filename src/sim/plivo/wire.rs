@@ -147,12 +147,12 @@ fn view(call: &SimCall, account: &str) -> Value {
     })
 }
 
-/// One page of the call list: `{"api_id", "meta": {…}, "objects": […]}`.
+/// One page of a list (calls, recordings): `{"api_id", "meta": {…}, "objects": […]}`.
 #[derive(Clone, Debug, Serialize)]
-pub(crate) struct ListPage {
+pub(crate) struct ListPage<T = CallView> {
     api_id: String,
     meta: Meta,
-    objects: Vec<CallView>,
+    objects: Vec<T>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -164,9 +164,9 @@ struct Meta {
     total_count: usize,
 }
 
-impl ListPage {
+impl<T> ListPage<T> {
     pub fn new(
-        objects: Vec<CallView>,
+        objects: Vec<T>,
         limit: usize,
         offset: usize,
         total_count: usize,
@@ -185,6 +185,36 @@ impl ListPage {
             objects,
         }
     }
+}
+
+/// A recording in Plivo's recording list, for a call the simulator recorded.
+pub(crate) fn recording_view(call: &SimCall, account: &str) -> Option<Value> {
+    let url = call.recording_url.as_ref()?;
+    let duration_ms = call.duration.unwrap_or(0) * 1000;
+    let recording_id = call.call_uuid.clone();
+    Some(json!({
+        "add_time": call.end_time.map(format_time),
+        "call_uuid": call.call_uuid,
+        "conference_name": null,
+        "recording_duration_ms": duration_ms.to_string(),
+        "recording_end_ms": call.end_time.map(|t| t.timestamp_millis().to_string()),
+        "recording_format": "mp3",
+        "recording_id": recording_id,
+        "recording_start_ms": call.answered_at.map(|t| t.timestamp_millis().to_string()),
+        "recording_type": "call",
+        "recording_url": url,
+        "resource_uri": format!("/v1/Account/{account}/Recording/{recording_id}/"),
+        "rounded_recording_duration": billed_seconds(call.duration.unwrap_or(0)),
+    }))
+}
+
+/// The answer to a send-message request: 202 `{"api_id", "message", "message_uuid"}`.
+pub(crate) fn message_queued(message_uuid: &str) -> Value {
+    json!({
+        "api_id": new_uuid(),
+        "message": "message(s) queued",
+        "message_uuid": [message_uuid],
+    })
 }
 
 /// A refusal in Plivo's error shape: `{"api_id", "error"}`.

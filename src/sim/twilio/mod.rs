@@ -23,7 +23,7 @@ use listing::ListQuery;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
-use wire::{ApiError, CallJson, CallPageJson};
+use wire::{ApiError, CallJson, CallPageJson, MessageJson, RecordingPageJson};
 
 /// Twilio's default ring time, in seconds, when `Timeout` is not given.
 const DEFAULT_RING_SECONDS: u64 = 60;
@@ -103,6 +103,18 @@ pub(crate) fn routes(common: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
         .route(
             "/2010-04-01/Accounts/{account}/Calls/{file}",
             get(fetch_call).post(update_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings.json",
+            get(list_recordings),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Recordings/{file}",
+            get(recording_media),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            post(send_message),
         )
         .fallback(|uri: Uri| async move { ApiError::not_found(uri.path()) })
         .method_not_allowed_fallback(|| async {
@@ -206,6 +218,87 @@ async fn create_call(
     let account = state.config.account_sid.clone();
     let created = state.create_call((sid.clone(), sid), new, |c| CallJson::of(c, &account));
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The longest message body Twilio takes, in characters.
+const MAX_BODY_CHARS: usize = 1600;
+
+/// A validated Messages form: `(to, from, body)`.
+pub(crate) fn validate_message(
+    params: &[(String, String)],
+) -> Result<(&str, &str, &str), ApiError> {
+    let bad = |code, message: String| ApiError::new(StatusCode::BAD_REQUEST, code, message);
+    let to =
+        field(params, "To").ok_or_else(|| bad(21604, "A 'To' phone number is required.".into()))?;
+    let from = field(params, "From")
+        .ok_or_else(|| bad(21603, "A 'From' phone number is required.".into()))?;
+    let body =
+        field(params, "Body").ok_or_else(|| bad(21602, "Message body is required.".into()))?;
+    if !is_endpoint(to) || to.contains(':') {
+        return Err(bad(21211, format!("Invalid 'To' Phone Number: {to}")));
+    }
+    if !is_endpoint(from) || from.contains(':') {
+        return Err(bad(21212, format!("Invalid 'From' Phone Number: {from}")));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(bad(
+            21617,
+            "The concatenated message body exceeds the 1600 character limit.".into(),
+        ));
+    }
+    Ok((to, from, body))
+}
+
+/// `POST …/Messages.json`: logs the message, answers 201 with the Message resource.
+async fn send_message(
+    State(state): Shared,
+    path: Result<Path<String>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
+    let Path(account) = path.map_err(|_| ApiError::not_found(uri.path()))?;
+    authorize(&state, &headers, &account, &uri)?;
+    let params = form_pairs(&body_or_error(body)?);
+    let (to, from, text) = validate_message(&params)?;
+    let sent = state.send_message(new_id("SM"), to, from, text);
+    Ok((
+        StatusCode::CREATED,
+        Json(MessageJson::of(&sent, &state.config.account_sid)),
+    ))
+}
+
+/// `GET …/Calls/{CallSid}/Recordings.json`: the call's one recording if it was
+/// answered, none otherwise; 404 for a call that does not exist.
+async fn list_recordings(
+    State(state): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Json<RecordingPageJson>, ApiError> {
+    let Path((account, sid)) = path.map_err(|_| ApiError::not_found(uri.path()))?;
+    authorize(&state, &headers, &account, &uri)?;
+    state
+        .call(&sid, |c| {
+            RecordingPageJson::of(c, &state.config.account_sid)
+        })
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(uri.path()))
+}
+
+/// `GET …/Recordings/{RE…}.mp3`: the audio of a recording (Twilio serves recording
+/// media without credentials unless told otherwise).
+async fn recording_media(
+    State(state): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+    uri: Uri,
+) -> Result<axum::response::Response, ApiError> {
+    let Path((_account, file)) = path.map_err(|_| ApiError::not_found(uri.path()))?;
+    let call_sid = file
+        .strip_suffix(".mp3")
+        .and_then(wire::call_of_recording)
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
+    Ok(super::routes::audio(&state, Some(&call_sid)))
 }
 
 /// The call sid in `{sid}.json`.

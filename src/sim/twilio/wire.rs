@@ -9,7 +9,7 @@ use super::Hooks;
 use crate::providers::twilio::signature::sign;
 use crate::sim::callbacks::{CallbackMethod, CallbackRequest};
 use crate::sim::config::SimConfig;
-use crate::sim::state::{Phase, SimCall};
+use crate::sim::state::{MessageRecord, Phase, SimCall};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -123,6 +123,11 @@ pub(crate) fn callbacks(
             call.duration.unwrap_or(0).to_string(),
         ));
         params.push(("SipResponseCode".into(), sip_code(call, to).to_string()));
+        if let Some(url) = &call.recording_url {
+            // Twilio names a recording without extension; `.mp3` added gives the audio.
+            let url = url.strip_suffix(".mp3").unwrap_or(url);
+            params.push(("RecordingUrl".into(), url.to_string()));
+        }
     }
     let request = match target.method {
         CallbackMethod::Post => CallbackRequest {
@@ -239,6 +244,144 @@ impl CallJson {
             to_formatted: call.to.clone(),
             trunk_sid: None,
             uri: format!("{base}.json"),
+        }
+    }
+}
+
+/// The recording sid of a call: `RE` and the call sid's hex digits.
+fn recording_sid(call_sid: &str) -> String {
+    format!("RE{}", call_sid.trim_start_matches("CA"))
+}
+
+/// The call sid of a recording sid (the inverse of [`recording_sid`]).
+pub(crate) fn call_of_recording(recording_sid: &str) -> Option<String> {
+    recording_sid
+        .strip_prefix("RE")
+        .map(|hex| format!("CA{hex}"))
+}
+
+/// `/2010-04-01/Accounts/{account}/Recordings/{RE…}`, without extension, as Twilio's
+/// `RecordingUrl` names a recording.
+fn recording_path(account_sid: &str, call_sid: &str) -> String {
+    format!(
+        "/2010-04-01/Accounts/{account_sid}/Recordings/{}",
+        recording_sid(call_sid)
+    )
+}
+
+/// A Recording resource (`api.v2010.account.call.call_recording`), as far as the
+/// simulator fills it.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RecordingJson {
+    pub account_sid: String,
+    pub call_sid: String,
+    pub sid: String,
+    pub status: &'static str,
+    pub duration: Option<String>,
+    pub channels: u32,
+    pub source: &'static str,
+    pub date_created: Option<String>,
+    /// Relative to the API base; the audio is the same path with `.mp3`.
+    pub uri: String,
+    /// Where the simulator serves the audio.
+    pub media_url: Option<String>,
+}
+
+/// The recordings of one call (`ListCallRecordingResponse`).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RecordingPageJson {
+    pub recordings: Vec<RecordingJson>,
+    pub end: usize,
+    pub first_page_uri: String,
+    pub next_page_uri: Option<String>,
+    pub page: usize,
+    pub page_size: usize,
+    pub previous_page_uri: Option<String>,
+    pub start: usize,
+    pub uri: String,
+}
+
+impl RecordingPageJson {
+    /// The one recording of an answered call, or an empty page.
+    pub fn of(call: &SimCall, account_sid: &str) -> Self {
+        let recordings: Vec<RecordingJson> = call
+            .recording_url
+            .iter()
+            .map(|media| RecordingJson {
+                account_sid: account_sid.to_string(),
+                call_sid: call.sid.clone(),
+                sid: recording_sid(&call.sid),
+                status: "completed",
+                duration: call.duration.map(|d| d.to_string()),
+                channels: 1,
+                source: "OutboundAPI",
+                date_created: call.end_time.map(rfc2822),
+                uri: format!("{}.json", recording_path(account_sid, &call.sid)),
+                media_url: Some(media.clone()),
+            })
+            .collect();
+        let uri = format!("{}/{}/Recordings.json", calls_path(account_sid), call.sid);
+        Self {
+            end: recordings.len().saturating_sub(1),
+            page_size: 50,
+            recordings,
+            first_page_uri: format!("{uri}?PageSize=50&Page=0"),
+            next_page_uri: None,
+            page: 0,
+            previous_page_uri: None,
+            start: 0,
+            uri,
+        }
+    }
+}
+
+/// A Message resource (`api.v2010.account.message`), as created.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct MessageJson {
+    pub account_sid: String,
+    pub api_version: &'static str,
+    pub body: String,
+    pub date_created: String,
+    pub date_sent: Option<String>,
+    pub date_updated: String,
+    pub direction: &'static str,
+    pub error_code: Option<u32>,
+    pub error_message: Option<String>,
+    pub from: String,
+    pub messaging_service_sid: Option<String>,
+    pub num_media: &'static str,
+    pub num_segments: String,
+    pub price: Option<String>,
+    pub price_unit: &'static str,
+    pub sid: String,
+    pub status: &'static str,
+    pub to: String,
+    pub uri: String,
+}
+
+impl MessageJson {
+    /// The resource of a message just accepted (`queued`).
+    pub fn of(m: &MessageRecord, account_sid: &str) -> Self {
+        Self {
+            account_sid: account_sid.to_string(),
+            api_version: "2010-04-01",
+            body: m.body.clone(),
+            date_created: rfc2822(m.received_at),
+            date_sent: None,
+            date_updated: rfc2822(m.received_at),
+            direction: "outbound-api",
+            error_code: None,
+            error_message: None,
+            from: m.from.clone(),
+            messaging_service_sid: None,
+            num_media: "0",
+            num_segments: m.segments().to_string(),
+            price: None,
+            price_unit: "USD",
+            sid: m.sid.clone(),
+            status: "queued",
+            to: m.to.clone(),
+            uri: format!("/2010-04-01/Accounts/{account_sid}/Messages/{}.json", m.sid),
         }
     }
 }
