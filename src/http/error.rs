@@ -91,6 +91,29 @@ impl ApiError {
         )
     }
 
+    /// 502: the provider refused or botched a request that was ours to make.
+    pub fn provider(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "PROVIDER_ERROR", message)
+    }
+
+    /// A provider request that failed: 503 `API_UNAVAILABLE` when the provider is
+    /// failing or rate-limiting us (try again later), 502 `PROVIDER_ERROR` otherwise (it
+    /// refused, answered nonsense, or may have acted without saying so).
+    pub fn from_provider(e: &callvisor_actors::ports::ProviderError) -> Self {
+        use callvisor_actors::ports::ProviderError as E;
+        match e {
+            E::Unavailable { .. } | E::Connect(_) | E::RateLimited { .. } => {
+                Self::unavailable(format!("the provider is not answering: {e}"))
+            }
+            E::Ambiguous => Self::provider(format!(
+                "{e}: the request may have taken effect and is not sent again"
+            )),
+            E::Rejected { .. } | E::Unsupported(_) | E::Protocol(_) => {
+                Self::provider(e.to_string())
+            }
+        }
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "API_UNAVAILABLE", message)
     }
@@ -133,11 +156,16 @@ pub fn ok<T: serde::Serialize>(data: T) -> Response {
 
 /// A success envelope with `201 Created`.
 pub fn created<T: serde::Serialize>(data: T) -> Response {
-    (
-        StatusCode::CREATED,
-        Json(json!({ "success": true, "data": data })),
-    )
-        .into_response()
+    with_status(StatusCode::CREATED, data)
+}
+
+/// A success envelope with `202 Accepted`: taken on, not yet done.
+pub fn accepted<T: serde::Serialize>(data: T) -> Response {
+    with_status(StatusCode::ACCEPTED, data)
+}
+
+fn with_status<T: serde::Serialize>(status: StatusCode, data: T) -> Response {
+    (status, Json(json!({ "success": true, "data": data }))).into_response()
 }
 
 /// Handler result.

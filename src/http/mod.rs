@@ -17,7 +17,7 @@ use callvisor_actors::domain::PhoneNumber;
 use callvisor_actors::ports::Clock;
 use callvisor_actors::root::Tree;
 use metrics_exporter_prometheus::PrometheusHandle;
-use routes::{agents, calls, clients, health, openapi, webhooks};
+use routes::{agents, calls, clients, health, openapi, sms, webhooks};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/calls", get(calls::list))
         .route("/api/v1/calls/{id}", get(calls::get))
         .route("/api/v1/calls/{id}/cancel", post(calls::cancel))
+        .route("/api/v1/calls/{id}/recording", get(calls::recording))
+        .route("/api/v1/sms", post(sms::send))
         .route("/webhooks/twilio/status", post(webhooks::twilio::status))
         .route("/webhooks/plivo/status", post(webhooks::plivo::status))
         .route("/webhooks/exotel/status", post(webhooks::exotel::status))

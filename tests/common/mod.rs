@@ -230,6 +230,15 @@ impl TestServer {
             .unwrap_or_default()
     }
 
+    /// The embedded simulator's message log.
+    pub fn messages(&self) -> Vec<callvisor::sim::MessageRecord> {
+        self.running
+            .as_ref()
+            .and_then(|r| r.sim.as_ref())
+            .map(|s| s.messages())
+            .unwrap_or_default()
+    }
+
     /// The call as the API shows it.
     pub async fn call(&self, token: &str, call_id: &str) -> Value {
         self.send(

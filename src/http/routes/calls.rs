@@ -1,6 +1,7 @@
 //! Calls: `POST /api/v1/calls/outbound`, `GET /api/v1/calls/{id}`, `GET /api/v1/calls`,
-//! `POST /api/v1/calls/{id}/cancel`. Placing and canceling are messages to the
-//! CallSupervisor; reads come from storage, where every change is persisted first.
+//! `POST /api/v1/calls/{id}/cancel`, `GET /api/v1/calls/{id}/recording`. Placing and
+//! canceling are messages to the CallSupervisor; reads come from storage, where every
+//! change is persisted first, except the recording, which the provider is asked for.
 
 use super::agents::visible_agent;
 use crate::http::auth::{Principal, Role};
@@ -183,14 +184,7 @@ pub async fn place(
 ) -> ApiResult {
     principal.require(Role::Manager)?;
     let to = phone_field("phoneNumber", &body.phone_number)?;
-    let gateway = gateway_stats(&state).await?;
-    if gateway.circuit_state != CircuitState::Closed {
-        return Err(ApiError::unavailable(format!(
-            "the provider is failing and its circuit is {}; try again later",
-            gateway.circuit_state.as_str()
-        ))
-        .with_details(json!({ "circuitState": gateway.circuit_state })));
-    }
+    require_closed_circuit(&state).await?;
     let agent = visible_agent(&state, &principal, &body.agent_id).await?;
     let from = match (&body.caller_id, &agent.caller_id, &state.defaults.caller_id) {
         (Some(raw), _, _) => phone_field("callerId", raw)?,
@@ -323,6 +317,60 @@ pub async fn cancel(
             "the provider did not hang up: {e}"
         ))),
     }
+}
+
+/// Refuses with 503 `API_UNAVAILABLE` while the provider's circuit is not closed: a new
+/// request would only wait for the breaker's probe.
+pub(crate) async fn require_closed_circuit(state: &AppState) -> Result<(), ApiError> {
+    let gateway = gateway_stats(state).await?;
+    if gateway.circuit_state != CircuitState::Closed {
+        return Err(ApiError::unavailable(format!(
+            "the provider is failing and its circuit is {}; try again later",
+            gateway.circuit_state.as_str()
+        ))
+        .with_details(json!({ "circuitState": gateway.circuit_state })));
+    }
+    Ok(())
+}
+
+/// Where a call's recording is.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingView {
+    /// The provider's URL of the recording; `null` when the call has none.
+    recording_url: Option<String>,
+}
+
+/// `GET /api/v1/calls/{id}/recording`: asks the provider (through the gateway, on its
+/// quota for lookups) where the call's recording is. Viewer or above, scoped to the
+/// principal's client exactly like `GET /api/v1/calls/{id}`.
+#[utoipa::path(get, path = "/api/v1/calls/{id}/recording", tag = "calls",
+    responses(
+        (status = 200, body = RecordingView),
+        (status = 404, description = "NOT_FOUND"),
+        (status = 409, description = "INVALID_STATE: the provider has not given the call an id yet"),
+        (status = 502, description = "PROVIDER_ERROR"),
+        (status = 503, description = "API_UNAVAILABLE: the provider is not answering")))]
+pub async fn recording(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let call = visible_call(&state, &principal, &id).await?;
+    let provider_call_id = call
+        .provider_call_id
+        .ok_or_else(|| ApiError::invalid_state("the provider has not given this call an id yet"))?;
+    let found = ask(
+        &state.tree.gateway.get(),
+        |tx| GatewayMsg::RecordingUrl(provider_call_id, tx),
+        TREE_TIMEOUT,
+    )
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| ApiError::from_provider(&e))?;
+    Ok(ok(RecordingView {
+        recording_url: found,
+    }))
 }
 
 /// The gateway's circuit and limiter state.

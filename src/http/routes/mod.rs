@@ -5,4 +5,5 @@ pub mod calls;
 pub mod clients;
 pub mod health;
 pub mod openapi;
+pub mod sms;
 pub mod webhooks;

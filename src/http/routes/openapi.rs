@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: the API described as OpenAPI 3, generated from the handlers.
 
-use super::{agents, calls, clients, health, webhooks};
+use super::{agents, calls, clients, health, sms, webhooks};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         clients::create, clients::get, clients::update,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
         calls::place, calls::get, calls::list, calls::cancel, calls::outbound_stats,
+        calls::recording, sms::send,
         webhooks::twilio::status, webhooks::plivo::status, webhooks::exotel::status,
         health::health, health::detailed,
     ),
@@ -19,7 +20,8 @@ use utoipa::{Modify, OpenApi};
         clients::CreateClient, clients::UpdateClient, clients::ClientView,
         agents::CreateAgent, agents::UpdateAgent, agents::AgentView,
         calls::OutboundCall, calls::Placed, calls::CallView, calls::EventView, calls::CallPage,
-        calls::OutboundStats, calls::ClientSlots,
+        calls::OutboundStats, calls::ClientSlots, calls::RecordingView,
+        sms::SendSms, sms::SmsSent,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
