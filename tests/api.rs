@@ -714,3 +714,84 @@ async fn duplicated_and_reordered_callbacks_still_end_every_call_right() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn active_calls_show_each_client_its_own_live_calls_and_utilization() {
+    let app = spawn_app(Db::Sqlite, &["--sim-ring-seconds", "30"]).await;
+    let (client_a, agent_a) = app.tenant(4).await;
+    let (client_b, agent_b) = app.tenant(10).await;
+    let manager_a = app.token(Role::Manager, Some(client_a));
+    let manager_b = app.token(Role::Manager, Some(client_b));
+    let call_a = place(&app, &manager_a, &agent_a, "+14155552671")
+        .await
+        .data()["callId"]
+        .clone();
+    place(&app, &manager_b, &agent_b, "+14155552672").await;
+    place(&app, &manager_b, &agent_b, "+14155552673").await;
+
+    let viewer_a = app.token(Role::Viewer, Some(client_a));
+    let r = app
+        .send(
+            "GET",
+            "/api/v1/calls/active?includeCalls=true",
+            Some(&viewer_a),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.data()["activeCalls"], 1);
+    assert_eq!(r.data()["globalInUse"], 3);
+    assert_eq!(
+        r.data()["clients"].as_array().unwrap().len(),
+        1,
+        "only its own client"
+    );
+    assert_eq!(r.data()["clients"][0]["inUse"], 1);
+    assert_eq!(r.data()["clients"][0]["utilization"], 0.25);
+    assert_eq!(r.data()["calls"][0]["id"], call_a);
+
+    let root = app.token(Role::SuperAdmin, None);
+    let all = app
+        .send("GET", "/api/v1/calls/active", Some(&root), None)
+        .await;
+    assert_eq!(all.data()["activeCalls"], 3);
+    assert!(all.data()["calls"].is_null(), "calls only when asked for");
+    let only_b = app
+        .send(
+            "GET",
+            &format!("/api/v1/calls/active?clientId={client_b}"),
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(only_b.data()["activeCalls"], 2);
+
+    let r = app
+        .send(
+            "GET",
+            &format!("/api/v1/calls/active?clientId={client_b}"),
+            Some(&manager_a),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "another client's view");
+    let r = app
+        .send(
+            "GET",
+            "/api/v1/calls/active?everything=1",
+            Some(&manager_a),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+    let r = app
+        .send(
+            "GET",
+            "/api/v1/calls/active?includeCalls=maybe",
+            Some(&manager_a),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
+    app.stop().await;
+}

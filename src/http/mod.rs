@@ -17,7 +17,7 @@ use callvisor_actors::domain::PhoneNumber;
 use callvisor_actors::ports::Clock;
 use callvisor_actors::root::Tree;
 use metrics_exporter_prometheus::PrometheusHandle;
-use routes::{agents, calls, clients, health, openapi, sms, webhooks};
+use routes::{agents, calls, clients, health, live_calls, openapi, sms, webhooks};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -77,7 +77,11 @@ pub fn router(state: AppState) -> Router {
                 .delete(agents::delete),
         )
         .route("/api/v1/calls/outbound", post(calls::place))
-        .route("/api/v1/calls/outbound/stats", get(calls::outbound_stats))
+        .route(
+            "/api/v1/calls/outbound/stats",
+            get(live_calls::outbound_stats),
+        )
+        .route("/api/v1/calls/active", get(live_calls::active))
         .route("/api/v1/calls", get(calls::list))
         .route("/api/v1/calls/{id}", get(calls::get))
         .route("/api/v1/calls/{id}/cancel", post(calls::cancel))

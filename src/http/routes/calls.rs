@@ -11,7 +11,6 @@ use crate::http::validate::phone_field;
 use crate::http::AppState;
 use crate::store::CallFilter;
 use axum::extract::{Path, State};
-use callvisor_actors::broker::BrokerMsg;
 use callvisor_actors::calls::{CallSupervisorMsg, CancelError, NewCall, PlaceError};
 use callvisor_actors::domain::{
     AgentId, Call, CallEvent, CallId, CallRequest, CallStatus, ClientId, Priority,
@@ -25,7 +24,7 @@ use std::time::Duration;
 use utoipa::ToSchema;
 
 /// How long a request waits for the tree to answer.
-const TREE_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const TREE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest page of the call list.
 const MAX_PAGE: u32 = 200;
 
@@ -124,7 +123,7 @@ impl From<CallEvent> for EventView {
 }
 
 impl CallView {
-    fn new(c: Call, events: Option<Vec<CallEvent>>) -> Self {
+    pub(crate) fn new(c: Call, events: Option<Vec<CallEvent>>) -> Self {
         Self {
             id: c.id,
             client_id: c.client_id,
@@ -374,88 +373,10 @@ pub async fn recording(
 }
 
 /// The gateway's circuit and limiter state.
-async fn gateway_stats(state: &AppState) -> Result<GatewayStats, ApiError> {
+pub(crate) async fn gateway_stats(state: &AppState) -> Result<GatewayStats, ApiError> {
     ask(&state.tree.gateway.get(), GatewayMsg::Stats, TREE_TIMEOUT)
         .await
         .map_err(ApiError::internal)
-}
-
-/// Slot use of the principal's own client (or, for super_admin, of every client).
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ClientSlots {
-    #[schema(value_type = String, format = Uuid)]
-    client_id: ClientId,
-    in_use: u32,
-    /// The client's limit (absent when the client is unknown, e.g. deleted).
-    max_concurrent_calls: Option<u32>,
-}
-
-/// Concurrency, circuit and rate-limiter state.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboundStats {
-    active_calls: u32,
-    max_concurrent_calls: u32,
-    /// Active calls as a share of the global limit, 0..=1.
-    utilization: f64,
-    provider: String,
-    #[schema(value_type = String, example = "closed")]
-    circuit_state: CircuitState,
-    circuit_opened: u64,
-    #[schema(value_type = Object)]
-    rate_limiter: Value,
-    clients: Vec<ClientSlots>,
-}
-
-#[utoipa::path(get, path = "/api/v1/calls/outbound/stats", tag = "calls",
-    responses((status = 200, body = OutboundStats)))]
-pub async fn outbound_stats(State(state): State<AppState>, principal: Principal) -> ApiResult {
-    let gateway = gateway_stats(&state).await?;
-    let slots = ask(&state.tree.broker.get(), BrokerMsg::Stats, TREE_TIMEOUT)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut clients = Vec::new();
-    for (client_id, in_use) in slots.per_client {
-        if principal.sees(client_id) {
-            let limit = state
-                .store
-                .get_client(client_id)
-                .await?
-                .map(|c| c.max_concurrent_calls);
-            clients.push(ClientSlots {
-                client_id,
-                in_use,
-                max_concurrent_calls: limit,
-            });
-        }
-    }
-    if let (Some(own), true) = (principal.client_id, clients.is_empty()) {
-        let limit = state
-            .store
-            .get_client(own)
-            .await?
-            .map(|c| c.max_concurrent_calls);
-        clients.push(ClientSlots {
-            client_id: own,
-            in_use: 0,
-            max_concurrent_calls: limit,
-        });
-    }
-    Ok(ok(OutboundStats {
-        active_calls: slots.global_in_use,
-        max_concurrent_calls: slots.global_max,
-        utilization: slots.global_in_use as f64 / slots.global_max.max(1) as f64,
-        provider: gateway.provider,
-        circuit_state: gateway.circuit_state,
-        circuit_opened: gateway.circuit_opened,
-        rate_limiter: json!({
-            "createCall": gateway.create_call_limiter,
-            "other": gateway.other_limiter,
-            "sms": gateway.sms_limiter,
-        }),
-        clients,
-    }))
 }
 
 /// Loads a call the principal may see, or answers 404.

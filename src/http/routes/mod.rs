@@ -4,6 +4,7 @@ pub mod agents;
 pub mod calls;
 pub mod clients;
 pub mod health;
+pub mod live_calls;
 pub mod openapi;
 pub mod sms;
 pub mod webhooks;
