@@ -174,6 +174,25 @@ pub struct ServeArgs {
     /// Provider rate limits, retries and circuit breaker.
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// Longest wait for one bot warm-up attempt, in seconds.
+    #[arg(
+        long,
+        env = "BOT_WARMUP_TIMEOUT",
+        default_value_t = 60.0,
+        global = true
+    )]
+    pub bot_warmup_timeout: f64,
+    /// Warm-up attempts before a call fails with `bot_unavailable`.
+    #[arg(long, env = "BOT_WARMUP_RETRIES", default_value_t = 3, global = true)]
+    pub bot_warmup_retries: u32,
+    /// Wait after the first failed warm-up attempt, in seconds; doubled after each further one.
+    #[arg(
+        long,
+        env = "BOT_WARMUP_BACKOFF_SECONDS",
+        default_value_t = 1.0,
+        global = true
+    )]
+    pub bot_warmup_backoff_seconds: f64,
     /// How long a call waits before dialing again when the provider surely did not take
     /// it (rate limited or down after all retries), in seconds.
     #[arg(

@@ -11,6 +11,7 @@
 //! - [`http`]: the axum front end; it validates requests and sends messages into the tree.
 //! - [`server`]: start-up and shutdown: storage, simulator, tree, HTTP.
 //! - [`secret`], [`telemetry`]: the token secret; logs and the Prometheus recorder.
+//! - [`warmup`]: waking voice bots over HTTP before their calls are dialed.
 
 pub mod config;
 pub mod http;
@@ -20,3 +21,4 @@ pub mod server;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
+pub mod warmup;

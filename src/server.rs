@@ -14,11 +14,12 @@ use crate::providers::twilio::{TwilioConfig, TwilioProvider};
 use crate::sim::faults::{parse_outages, FaultConfig};
 use crate::sim::{self, Flavor, SimConfig, SimHandle};
 use crate::store::SqlStore;
+use crate::warmup::HttpWarmer;
 use crate::{secret, telemetry};
 use callvisor_actors::calls::CallSettings;
 use callvisor_actors::domain::PhoneNumber;
 use callvisor_actors::gateway::{BreakerPolicy, GatewayConfig, Rate, RateLimits, RetryPolicy};
-use callvisor_actors::ports::{Clock, Provider, SystemClock};
+use callvisor_actors::ports::{Clock, Provider, SystemClock, WarmupPolicy};
 use callvisor_actors::root::{Tree, TreeConfig};
 use callvisor_actors::supervision::RestartPolicy;
 use std::net::SocketAddr;
@@ -82,11 +83,17 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         store: Arc::new(store.clone()),
         gateway: gateway_config(args, provider),
         clock: Arc::clone(&clock),
+        warmer: Arc::new(HttpWarmer::default()),
         calls: CallSettings {
             call_timeout: args.call_timeout(),
             ring_timeout: Duration::from_secs(args.ring_timeout_seconds),
             status_callback_base,
             redial_delay: Duration::from_secs_f64(args.redial_delay_seconds.max(0.01)),
+            warmup: WarmupPolicy {
+                timeout: Duration::from_secs_f64(args.bot_warmup_timeout.max(0.1)),
+                attempts: args.bot_warmup_retries.max(1),
+                backoff: Duration::from_secs_f64(args.bot_warmup_backoff_seconds.max(0.0)),
+            },
             ..CallSettings::default()
         },
         global_max_calls: args.global_max_calls,

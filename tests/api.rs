@@ -795,3 +795,86 @@ async fn active_calls_show_each_client_its_own_live_calls_and_utilization() {
     assert_eq!((r.status, r.code()), (400, "VALIDATION_ERROR"));
     app.stop().await;
 }
+
+/// A bot's warm-up endpoint: `/flaky` fails its first request then answers, `/down`
+/// always fails. Returns its base URL.
+async fn warmup_bot() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let flaky_hits = std::sync::Arc::new(AtomicU32::new(0));
+    let app = axum::Router::new()
+        .route(
+            "/flaky",
+            axum::routing::get(move || {
+                let hits = flaky_hits.clone();
+                async move {
+                    if hits.fetch_add(1, Ordering::SeqCst) == 0 {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        axum::http::StatusCode::OK
+                    }
+                }
+            }),
+        )
+        .route(
+            "/down",
+            axum::routing::get(|| async { axum::http::StatusCode::BAD_GATEWAY }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn calls_wait_for_their_bot_to_warm_up_and_fail_cleanly_when_it_never_does() {
+    let bot = warmup_bot().await;
+    let app = spawn_app(Db::Sqlite, &["--bot-warmup-backoff-seconds", "0.05"]).await;
+    let (client, _) = app.tenant(10).await;
+    let admin = app.token(Role::Admin, Some(client));
+    let manager = app.token(Role::Manager, Some(client));
+    let agent = |path: &str| json!({"name": "warm bot", "answerUrl": "http://bot.example/answer", "warmupUrl": format!("{bot}{path}")});
+    let flaky = app
+        .send(
+            "POST",
+            "/api/v1/agents",
+            Some(&admin),
+            Some(agent("/flaky")),
+        )
+        .await;
+    let down = app
+        .send("POST", "/api/v1/agents", Some(&admin), Some(agent("/down")))
+        .await;
+    let flaky_id = flaky.data()["id"].as_str().unwrap().to_string();
+    let down_id = down.data()["id"].as_str().unwrap().to_string();
+
+    let placed = place(&app, &manager, &flaky_id, "+14155552671").await;
+    let call = app
+        .wait_final(
+            &manager,
+            placed.data()["callId"].as_str().unwrap(),
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(call["status"], "completed", "{call}");
+    assert_eq!(call["warmupAttempts"], 2);
+    assert!(call["botReadyAt"].is_string());
+
+    let placed = place(&app, &manager, &down_id, "+14155552672").await;
+    let call = app
+        .wait_final(
+            &manager,
+            placed.data()["callId"].as_str().unwrap(),
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(call["status"], "failed", "{call}");
+    assert_eq!(call["failureReason"], "bot_unavailable");
+    assert_eq!(call["warmupAttempts"], 3);
+    assert_eq!(
+        sim_dials_to(&app, "+14155552672").await,
+        0,
+        "a cold bot's call is never dialed"
+    );
+    assert_eq!(sim_dials_to(&app, "+14155552671").await, 1);
+    app.stop().await;
+}

@@ -225,6 +225,10 @@ fn call(agent: &Agent) -> Call {
         duration_seconds: None,
         price: None,
         recording_url: None,
+        warmup_url: None,
+        warmup_attempts: 0,
+        warmup_millis: None,
+        bot_ready_at: None,
     }
 }
 
@@ -441,6 +445,10 @@ async fn a_saved_call_round_trips_every_field(db: TestDb) {
     full.duration_seconds = Some(27);
     full.price = Some("-0.0130".to_string());
     full.recording_url = Some("https://rec.example/CA0123.mp3".to_string());
+    full.warmup_url = Some("https://bot.example/warmup".to_string());
+    full.warmup_attempts = 2;
+    full.warmup_millis = Some(1_250);
+    full.bot_ready_at = Some(t - Duration::milliseconds(61_007));
 
     let mut events = vec![
         event(&full, "dial_requested", t - Duration::milliseconds(60_002)),

@@ -10,7 +10,7 @@ use crate::calls::{
     CallContext, CallSettings, CallSupervisor, CallSupervisorArgs, CallSupervisorMsg,
 };
 use crate::gateway::{GatewayConfig, GatewayMsg, ProviderGateway};
-use crate::ports::{CallStore, Clock};
+use crate::ports::{BotWarmer, CallStore, Clock};
 use crate::supervision::{Replaceable, RestartHistory, RestartPolicy};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
@@ -24,6 +24,8 @@ pub struct TreeConfig {
     /// The provider and how to treat it: rate limits, retries, circuit breaker.
     pub gateway: GatewayConfig,
     pub clock: Arc<dyn Clock>,
+    /// Wakes bots before their calls are dialed.
+    pub warmer: Arc<dyn BotWarmer>,
     pub calls: CallSettings,
     /// System-wide concurrent calls.
     pub global_max_calls: u32,
@@ -121,6 +123,7 @@ impl Actor for RootSupervisor {
             gateway: Replaceable::new(gateway.clone()),
             broker: Replaceable::new(broker.clone()),
             clock: Arc::clone(&config.clock),
+            warmer: Arc::clone(&config.warmer),
             settings: config.calls.clone(),
             provider_name: config.gateway.provider.name().to_string(),
         });

@@ -15,7 +15,7 @@ use callvisor_actors::ports::{HangUp, ProviderError, TokioClock};
 use callvisor_actors::root::{Tree, TreeConfig};
 use callvisor_actors::rpc::ask;
 use callvisor_actors::supervision::RestartPolicy;
-use callvisor_actors::testing::{MemoryStore, ScriptedProvider};
+use callvisor_actors::testing::{MemoryStore, ScriptedProvider, ScriptedWarmer};
 use chrono::{TimeZone, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,7 @@ struct Harness {
     tree: Tree,
     store: Arc<MemoryStore>,
     provider: Arc<ScriptedProvider>,
+    warmer: Arc<ScriptedWarmer>,
     client: ClientId,
 }
 
@@ -39,6 +40,15 @@ async fn start(
     store: Arc<MemoryStore>,
     provider: Arc<ScriptedProvider>,
     clock: Arc<TokioClock>,
+) -> Harness {
+    start_with_warmer(store, provider, clock, Arc::default()).await
+}
+
+async fn start_with_warmer(
+    store: Arc<MemoryStore>,
+    provider: Arc<ScriptedProvider>,
+    clock: Arc<TokioClock>,
+    warmer: Arc<ScriptedWarmer>,
 ) -> Harness {
     let config = TreeConfig {
         store: store.clone(),
@@ -54,6 +64,7 @@ async fn start(
             breaker: BreakerPolicy::default(),
         },
         clock,
+        warmer: warmer.clone(),
         calls: CallSettings {
             call_timeout: Duration::from_secs(600),
             status_callback_base: "http://cv.test/webhooks/twilio/status".into(),
@@ -71,6 +82,7 @@ async fn start(
         tree,
         store,
         provider,
+        warmer,
         client: ClientId::new(),
     }
 }
@@ -89,6 +101,7 @@ fn new_call(client: ClientId, limit: u32) -> NewCall {
             answer_url: "http://bot.test/answer".into(),
             priority: Priority::Normal,
             metadata: serde_json::json!({"ticket": 7}),
+            warmup_url: None,
         },
         client_limit: limit,
     }
@@ -514,4 +527,59 @@ async fn cancel_hangs_up_a_ringing_call_and_refuses_a_finished_one() {
         .unwrap();
     assert!(again.is_err());
     assert_eq!(h.slots().await.global_in_use, 0);
+}
+
+impl Harness {
+    async fn place_with_warmup(&self) -> Call {
+        let mut request = new_call(self.client, 10);
+        request.request.warmup_url = Some("http://bot.test/warmup".into());
+        let calls = self.tree.calls.get();
+        ask(&calls, |tx| CallSupervisorMsg::Place(request, tx), ASK)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bot_that_never_warms_up_fails_its_call_without_a_dial() {
+    let h = start_with_warmer(Arc::default(), Arc::default(), clock(), Arc::default()).await;
+    h.warmer
+        .answer_next((0..3).map(|i| Err(format!("HTTP 503 #{i}"))));
+    let call = h.place_with_warmup().await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    h.settle().await;
+    let stored = h.store.call(call.id).unwrap();
+    assert_eq!(stored.status, CallStatus::Failed);
+    assert_eq!(stored.failure_reason, Some(FailureReason::BotUnavailable));
+    assert_eq!(stored.warmup_attempts, 3);
+    assert!(
+        stored.warmup_millis.unwrap() >= 3_000,
+        "backoff 1 s then 2 s"
+    );
+    assert!(h.provider.dials().is_empty(), "never dialed");
+    assert_eq!(h.warmer.attempts().len(), 3);
+    assert_eq!(h.slots().await.global_in_use, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bot_that_warms_up_on_the_second_attempt_is_dialed_with_two_attempts_recorded() {
+    let h = start_with_warmer(Arc::default(), Arc::default(), clock(), Arc::default()).await;
+    h.warmer.answer_next([Err("timed out".to_string())]);
+    let call = h.place_with_warmup().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    h.settle().await;
+    let stored = h.store.call(call.id).unwrap();
+    assert_eq!(stored.warmup_attempts, 2);
+    assert!(stored.bot_ready_at.is_some());
+    assert_eq!(h.provider.dials().len(), 1, "dialed once the bot answered");
+    let kinds: Vec<String> = h
+        .store
+        .events(call.id)
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    let ready = kinds.iter().position(|k| k == "bot_ready").unwrap();
+    let dialed = kinds.iter().position(|k| k == "dial_requested").unwrap();
+    assert!(ready < dialed, "{kinds:?}");
 }

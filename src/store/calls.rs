@@ -257,10 +257,14 @@ mod tests {
     #[test]
     fn the_upsert_writes_every_column_and_replaces_all_but_the_id() {
         let sql = UPSERT_CALL.as_str();
-        assert!(sql.contains("$21)"), "{sql}");
-        assert!(!sql.contains("$22"), "{sql}");
+        assert!(sql.contains("$25)"), "{sql}");
+        assert!(!sql.contains("$26"), "{sql}");
         assert!(
             sql.contains("recording_url = excluded.recording_url"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("bot_ready_at = excluded.bot_ready_at"),
             "{sql}"
         );
         assert!(!sql.contains(" id = excluded.id"), "{sql}");

@@ -34,7 +34,8 @@ pub(super) const AGENT_COLUMNS: &str =
 pub(super) const CALL_COLUMNS: &str = "id, client_id, agent_id, to_number, from_number, \
      answer_url, status, failure_reason, provider, provider_call_id, priority, metadata, \
      created_at, updated_at, dial_started_at, answered_at, ended_at, last_heard_at, \
-     duration_seconds, price, recording_url";
+     duration_seconds, price, recording_url, warmup_url, warmup_attempts, warmup_millis, \
+     bot_ready_at";
 
 /// The columns of `call_events`, in the order [`bind_event`] binds them.
 pub(super) const EVENT_COLUMNS: &str = "id, call_id, source, kind, applied, sequence, detail, at";
@@ -96,7 +97,11 @@ pub(super) fn bind_call<'q>(query: AnyQuery<'q>, c: &'q Call) -> Result<AnyQuery
         .bind(millis(c.last_heard_at))
         .bind(c.duration_seconds)
         .bind(c.price.as_deref())
-        .bind(c.recording_url.as_deref()))
+        .bind(c.recording_url.as_deref())
+        .bind(c.warmup_url.as_deref())
+        .bind(i64::from(c.warmup_attempts))
+        .bind(c.warmup_millis)
+        .bind(c.bot_ready_at.map(millis)))
 }
 
 /// Binds the values of an event in [`EVENT_COLUMNS`] order.
@@ -174,6 +179,14 @@ pub(super) fn call(row: &AnyRow) -> Result<Call, StoreError> {
             duration_seconds: r.get("duration_seconds")?,
             price: r.get("price")?,
             recording_url: r.get("recording_url")?,
+            warmup_url: r.get("warmup_url")?,
+            warmup_attempts: {
+                let n: i64 = r.get("warmup_attempts")?;
+                u32::try_from(n)
+                    .map_err(|_| format!("column warmup_attempts: {n} is out of range"))?
+            },
+            warmup_millis: r.get("warmup_millis")?,
+            bot_ready_at: r.time_opt("bot_ready_at")?,
         })
     })
 }

@@ -53,6 +53,13 @@ pub enum CallMsg {
     },
     /// Hang up / cancel the call.
     Cancel(RpcReplyPort<Result<Call, CancelError>>),
+    /// The bot's warm-up finished: after how many attempts, how long in all, and whether
+    /// the bot answered (else every attempt's error).
+    WarmupDone {
+        attempts: u32,
+        elapsed: Duration,
+        outcome: Result<(), Vec<String>>,
+    },
     /// Try the dial again (the last attempt surely did not reach the callee).
     Redial,
     /// The create-call request answered.
@@ -107,6 +114,9 @@ pub struct CallState {
     /// A create-call request is with the gateway (possibly queued behind a rate limit
     /// or an open circuit); the call cannot time out while it waits for its answer.
     dial_in_flight: bool,
+    /// The bot is being warmed up; the call cannot time out meanwhile (the warm-up
+    /// policy bounds it).
+    warming: bool,
     /// Why the last dial surely did not happen (rate limited, provider down), if it
     /// did not; the reason the call fails with if it never gets through.
     last_dial_error: Option<FailureReason>,
@@ -130,6 +140,7 @@ impl Actor for CallActor {
             pending_cancel: None,
             concluded: false,
             dial_in_flight: false,
+            warming: false,
             last_dial_error: None,
         };
         if args.mode == StartMode::Recovered {
@@ -147,6 +158,7 @@ impl Actor for CallActor {
         state.arm_timeout(&myself);
         let call = &state.call;
         match (call.dial_started_at, &call.provider_call_id) {
+            (None, _) if state.call.needs_warmup() => state.warm_up(&myself),
             (None, _) => state.dial(&myself).await?,
             (Some(_), None) => state.reconcile_dial(&myself),
             (Some(_), Some(_)) if state.mode == StartMode::Recovered => {
@@ -176,6 +188,11 @@ impl Actor for CallActor {
                 }
             }
             CallMsg::Cancel(reply) => state.cancel(reply).await?,
+            CallMsg::WarmupDone {
+                attempts,
+                elapsed,
+                outcome,
+            } => state.warmed_up(&myself, attempts, elapsed, outcome).await?,
             CallMsg::Redial => {
                 if state.call.is_live() && state.call.provider_call_id.is_none() {
                     state.dial(&myself).await?;
@@ -250,6 +267,89 @@ impl CallState {
             applied,
             status: self.call.status,
         })
+    }
+
+    /// Calls the bot's warm-up URL (from a task, with the policy's timeout, attempts and
+    /// backoff) and reports back with [`CallMsg::WarmupDone`].
+    fn warm_up(&mut self, myself: &ActorRef<CallMsg>) {
+        let Some(url) = self.call.warmup_url.clone() else {
+            return;
+        };
+        self.warming = true;
+        let policy = self.ctx.settings.warmup;
+        let warmer = Arc::clone(&self.ctx.warmer);
+        let me = myself.clone();
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let mut errors = Vec::new();
+            let attempts = policy.attempts.max(1);
+            for attempt in 1..=attempts {
+                let result =
+                    tokio::time::timeout(policy.timeout, warmer.warm_up(&url, policy.timeout))
+                        .await
+                        .unwrap_or_else(|_| Err(format!("no answer within {:?}", policy.timeout)));
+                match result {
+                    Ok(()) => {
+                        let _ = me.send_message(CallMsg::WarmupDone {
+                            attempts: attempt,
+                            elapsed: started.elapsed(),
+                            outcome: Ok(()),
+                        });
+                        return;
+                    }
+                    Err(error) => errors.push(error),
+                }
+                if attempt < attempts {
+                    tokio::time::sleep(policy.backoff * 2u32.saturating_pow(attempt - 1)).await;
+                }
+            }
+            let _ = me.send_message(CallMsg::WarmupDone {
+                attempts,
+                elapsed: started.elapsed(),
+                outcome: Err(errors),
+            });
+        });
+    }
+
+    /// Records the warm-up, then dials, or fails the call if the bot never answered.
+    async fn warmed_up(
+        &mut self,
+        myself: &ActorRef<CallMsg>,
+        attempts: u32,
+        elapsed: Duration,
+        outcome: Result<(), Vec<String>>,
+    ) -> Result<(), ActorProcessingErr> {
+        self.warming = false;
+        if !self.call.is_live() {
+            return Ok(());
+        }
+        self.call.warmup_attempts += attempts;
+        let millis = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
+        self.call.warmup_millis = Some(self.call.warmup_millis.unwrap_or(0).saturating_add(millis));
+        match outcome {
+            Ok(()) => {
+                let now = self.ctx.clock.now();
+                self.call.bot_ready_at = Some(now);
+                self.call.updated_at = now;
+                let detail = json!({"attempts": attempts, "millis": millis});
+                let event = self.event(EventSource::Actor, "bot_ready", true, detail);
+                self.save(&[event]).await?;
+                metrics::counter!("callvisor_bot_warmups_total", "outcome" => "ready").increment(1);
+                self.dial(myself).await
+            }
+            Err(errors) => {
+                metrics::counter!("callvisor_bot_warmups_total", "outcome" => "unavailable")
+                    .increment(1);
+                let detail = json!({"attempts": attempts, "millis": millis, "errors": errors});
+                self.finish(
+                    CallStatus::Failed,
+                    Some(FailureReason::BotUnavailable),
+                    "bot_unavailable",
+                    detail,
+                )
+                .await
+            }
+        }
     }
 
     /// Marks the dial in storage, then sends the create-call request.
@@ -572,7 +672,7 @@ impl CallState {
     fn arm_timeout(&self, myself: &ActorRef<CallMsg>) {
         let wait = self.remaining_timeout();
         // While a dial waits in the gateway, look again a minute later.
-        let wait = if wait.is_zero() && self.dial_in_flight {
+        let wait = if wait.is_zero() && (self.dial_in_flight || self.warming) {
             Duration::from_secs(60)
         } else {
             wait

@@ -3,7 +3,7 @@
 use crate::broker::BrokerMsg;
 use crate::domain::CallId;
 use crate::gateway::GatewayMsg;
-use crate::ports::{CallStore, Clock};
+use crate::ports::{BotWarmer, CallStore, Clock, WarmupPolicy};
 use crate::supervision::Replaceable;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,8 @@ pub struct CallSettings {
     /// definite error, or "outcome unknown"), but a request may queue behind a rate
     /// limit or an open circuit for a long time first.
     pub provider_reply_timeout: Duration,
+    /// How the bot is warmed up before dialing.
+    pub warmup: WarmupPolicy,
     /// How long to wait before dialing again when the provider surely did not take the
     /// call (rate limited, down).
     pub redial_delay: Duration,
@@ -37,6 +39,7 @@ impl Default for CallSettings {
             status_callback_base: "http://127.0.0.1:8080/webhooks/twilio/status".into(),
             provider_reply_timeout: Duration::from_secs(6 * 3600),
             redial_delay: Duration::from_secs(30),
+            warmup: WarmupPolicy::default(),
             reconcile_retry: Duration::from_secs(5),
         }
     }
@@ -60,6 +63,8 @@ pub struct CallContext {
     pub gateway: Replaceable<GatewayMsg>,
     pub broker: Replaceable<BrokerMsg>,
     pub clock: Arc<dyn Clock>,
+    /// Wakes bots before their calls are dialed.
+    pub warmer: Arc<dyn BotWarmer>,
     pub settings: CallSettings,
     /// Name of the provider calls are placed with, recorded on each call.
     pub provider_name: String,

@@ -245,6 +245,14 @@ pub struct Call {
     /// The provider's price for the call, as the provider wrote it.
     pub price: Option<String>,
     pub recording_url: Option<String>,
+    /// The bot's warm-up URL, called before dialing (none: dial at once).
+    pub warmup_url: Option<String>,
+    /// Warm-up attempts made so far.
+    pub warmup_attempts: u32,
+    /// Time spent warming the bot up, all attempts together, in milliseconds.
+    pub warmup_millis: Option<i64>,
+    /// When the bot answered its warm-up; the call is dialed only after this.
+    pub bot_ready_at: Option<DateTime<Utc>>,
 }
 
 /// What a caller asks for when placing a call.
@@ -257,6 +265,8 @@ pub struct CallRequest {
     pub answer_url: String,
     pub priority: Priority,
     pub metadata: serde_json::Value,
+    /// The agent's warm-up URL, if it has one.
+    pub warmup_url: Option<String>,
 }
 
 impl Call {
@@ -284,7 +294,16 @@ impl Call {
             duration_seconds: None,
             price: None,
             recording_url: None,
+            warmup_url: request.warmup_url,
+            warmup_attempts: 0,
+            warmup_millis: None,
+            bot_ready_at: None,
         }
+    }
+
+    /// Whether the bot must still be warmed up before the call is dialed.
+    pub fn needs_warmup(&self) -> bool {
+        self.warmup_url.is_some() && self.bot_ready_at.is_none()
     }
 
     /// Whether the call still needs an actor (it is not final).
@@ -472,6 +491,7 @@ mod tests {
             answer_url: "http://bot/answer".into(),
             priority: Priority::Normal,
             metadata: serde_json::Value::Null,
+            warmup_url: None,
         };
         Call::queued(request, "sim", Utc::now())
     }

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod provider;
 pub mod store;
+pub mod warmup;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use provider::{
@@ -11,3 +12,4 @@ pub use provider::{
     SmsAccepted, SmsRequest,
 };
 pub use store::{CallStore, StoreError};
+pub use warmup::{BotWarmer, WarmupPolicy};

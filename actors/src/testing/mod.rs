@@ -3,6 +3,8 @@
 
 mod memory_store;
 mod scripted_provider;
+mod scripted_warmer;
 
 pub use memory_store::MemoryStore;
 pub use scripted_provider::ScriptedProvider;
+pub use scripted_warmer::ScriptedWarmer;

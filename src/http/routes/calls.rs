@@ -85,6 +85,12 @@ pub struct CallView {
     duration_seconds: Option<i64>,
     price: Option<String>,
     recording_url: Option<String>,
+    /// Bot warm-up attempts made before dialing.
+    warmup_attempts: u32,
+    /// Time the warm-up took, all attempts together.
+    warmup_millis: Option<i64>,
+    /// When the bot answered its warm-up.
+    bot_ready_at: Option<DateTime<Utc>>,
     /// The call's history, oldest first (only on `GET /api/v1/calls/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<Vec<EventView>>,
@@ -144,6 +150,9 @@ impl CallView {
             duration_seconds: c.duration_seconds,
             price: c.price,
             recording_url: c.recording_url,
+            warmup_attempts: c.warmup_attempts,
+            warmup_millis: c.warmup_millis,
+            bot_ready_at: c.bot_ready_at,
             events: events.map(|es| es.into_iter().map(EventView::from).collect()),
         }
     }
@@ -215,6 +224,7 @@ pub async fn place(
             answer_url: agent.answer_url,
             priority: body.priority.unwrap_or_default(),
             metadata,
+            warmup_url: agent.warmup_url,
         },
         client_limit: client.max_concurrent_calls,
     };
