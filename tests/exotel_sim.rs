@@ -5,13 +5,13 @@ mod common;
 
 use callvisor::providers::exotel::{parse_callback, ExotelConfig, ExotelProvider};
 use callvisor::providers::fields::json_pairs;
-use callvisor::sim::{self, Flavor, SimConfig, SimHandle};
+use callvisor::sim::{Flavor, SimConfig, SimHandle};
 use callvisor_actors::domain::{CallStatus, FailureReason, PhoneNumber};
 use callvisor_actors::ports::{CallListQuery, DialRequest, HangUp, Provider, ProviderError};
 use chrono::{Duration as ChronoDuration, Utc};
 use common::receiver::Receiver;
+use common::sim_harness::{around_now, dial_with, start_sim};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 fn fast(answer: f64, busy: f64) -> SimConfig {
     SimConfig {
@@ -24,11 +24,6 @@ fn fast(answer: f64, busy: f64) -> SimConfig {
         callback_delay: Duration::from_millis(5),
         ..SimConfig::default()
     }
-}
-
-async fn start_sim(config: SimConfig) -> SimHandle {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    sim::serve(config, listener).await.unwrap()
 }
 
 fn client_with(sim: &SimHandle, key: &str, token: &str) -> ExotelProvider {
@@ -49,21 +44,11 @@ fn client(sim: &SimHandle) -> ExotelProvider {
 }
 
 fn dial(to: &str, status_callback_url: String) -> DialRequest {
-    DialRequest {
-        to: PhoneNumber::from_trusted(to.into()),
-        from: PhoneNumber::from_trusted("+14155550000".into()),
-        answer_url: "http://my.exotel.com/acme/exoml/start_voice/1".into(),
+    dial_with(
+        to,
+        "http://my.exotel.com/acme/exoml/start_voice/1",
         status_callback_url,
-        ring_timeout: Duration::from_secs(30),
-    }
-}
-
-fn around_now() -> CallListQuery {
-    CallListQuery {
-        started_after: Utc::now() - ChronoDuration::minutes(1),
-        started_before: Utc::now() + ChronoDuration::minutes(1),
-        to: None,
-    }
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

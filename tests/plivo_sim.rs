@@ -5,13 +5,13 @@ mod common;
 
 use callvisor::providers::fields::field;
 use callvisor::providers::plivo::{parse_callback, verify, PlivoConfig, PlivoProvider};
-use callvisor::sim::{self, Flavor, SimConfig, SimHandle};
+use callvisor::sim::{Flavor, SimConfig, SimHandle};
 use callvisor_actors::domain::{CallStatus, FailureReason, PhoneNumber};
-use callvisor_actors::ports::{CallListQuery, DialRequest, HangUp, Provider, ProviderError};
+use callvisor_actors::ports::{CallListQuery, HangUp, Provider, ProviderError};
 use chrono::{Duration as ChronoDuration, Utc};
 use common::receiver::{Received, Receiver};
+use common::sim_harness::{around_now, dial, start_sim};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 fn fast(answer: f64, busy: f64) -> SimConfig {
     SimConfig {
@@ -24,11 +24,6 @@ fn fast(answer: f64, busy: f64) -> SimConfig {
         callback_delay: Duration::from_millis(5),
         ..SimConfig::default()
     }
-}
-
-async fn start_sim(config: SimConfig) -> SimHandle {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    sim::serve(config, listener).await.unwrap()
 }
 
 fn client_with(sim: &SimHandle, auth_id: &str, token: &str) -> PlivoProvider {
@@ -44,24 +39,6 @@ fn client_with(sim: &SimHandle, auth_id: &str, token: &str) -> PlivoProvider {
 fn client(sim: &SimHandle) -> PlivoProvider {
     let c = sim.config();
     client_with(sim, &c.account_sid, &c.auth_token)
-}
-
-fn dial(to: &str, status_callback_url: String) -> DialRequest {
-    DialRequest {
-        to: PhoneNumber::from_trusted(to.into()),
-        from: PhoneNumber::from_trusted("+14155550000".into()),
-        answer_url: "https://bot.example/answer".into(),
-        status_callback_url,
-        ring_timeout: Duration::from_secs(30),
-    }
-}
-
-fn around_now() -> CallListQuery {
-    CallListQuery {
-        started_after: Utc::now() - ChronoDuration::minutes(1),
-        started_before: Utc::now() + ChronoDuration::minutes(1),
-        to: None,
-    }
 }
 
 fn status(r: &Received) -> &str {

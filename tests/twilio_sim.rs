@@ -6,11 +6,11 @@ mod common;
 use callvisor::providers::twilio::{parse_status_callback, verify, TwilioConfig, TwilioProvider};
 use callvisor::sim::{self, SimConfig, SimHandle};
 use callvisor_actors::domain::{CallStatus, FailureReason, PhoneNumber};
-use callvisor_actors::ports::{CallListQuery, DialRequest, HangUp, Provider, ProviderError};
+use callvisor_actors::ports::{CallListQuery, HangUp, Provider, ProviderError};
 use chrono::{Duration as ChronoDuration, Utc};
 use common::receiver::{Received, Receiver};
+use common::sim_harness::{around_now, dial, start_sim};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 /// What the tests read of a Twilio callback.
 trait TwilioCallback {
@@ -60,11 +60,6 @@ fn fast(answer: f64, busy: f64, fail: f64) -> SimConfig {
     }
 }
 
-async fn start_sim(config: SimConfig) -> SimHandle {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    sim::serve(config, listener).await.unwrap()
-}
-
 fn client_with(sim: &SimHandle, account_sid: &str, auth_token: &str) -> TwilioProvider {
     TwilioProvider::new(TwilioConfig {
         account_sid: account_sid.into(),
@@ -78,24 +73,6 @@ fn client_with(sim: &SimHandle, account_sid: &str, auth_token: &str) -> TwilioPr
 fn client(sim: &SimHandle) -> TwilioProvider {
     let c = sim.config();
     client_with(sim, &c.account_sid, &c.auth_token)
-}
-
-fn dial(to: &str, status_callback_url: String) -> DialRequest {
-    DialRequest {
-        to: PhoneNumber::from_trusted(to.into()),
-        from: PhoneNumber::from_trusted("+14155550000".into()),
-        answer_url: "https://bot.example/answer".into(),
-        status_callback_url,
-        ring_timeout: Duration::from_secs(30),
-    }
-}
-
-fn around_now() -> CallListQuery {
-    CallListQuery {
-        started_after: Utc::now() - ChronoDuration::minutes(1),
-        started_before: Utc::now() + ChronoDuration::minutes(1),
-        to: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod receiver;
+pub mod sim_harness;
 
 use callvisor::config::Cli;
 use callvisor::http::auth::{Claims, JwtKeys, Role};
