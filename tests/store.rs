@@ -9,8 +9,9 @@ mod common;
 
 use callvisor::store::{Backend, CallFilter, SqlStore};
 use callvisor_actors::domain::{
-    Agent, AgentId, Call, CallEvent, CallId, CallStatus, Client, ClientId, EventSource,
-    FailureReason, Observation, PhoneNumber, Priority,
+    Agent, AgentId, BusinessHours, Call, CallEvent, CallId, CallStatus, Client, ClientId,
+    EventSource, FailureReason, Frequency, Observation, PhoneNumber, Priority, Recurrence,
+    RetryPolicy, Schedule,
 };
 use callvisor_actors::ports::CallStore;
 use chrono::{DateTime, Duration, Utc};
@@ -156,6 +157,8 @@ on_both_backends!(
     list_calls_filters_and_pages_without_gaps_or_repeats,
     a_failed_event_insert_rolls_the_whole_save_back,
     rows_that_do_not_decode_are_errors,
+    a_follow_up_is_saved_with_its_call_and_only_once,
+    calls_are_inserted_together_and_limits_read_back,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -229,6 +232,16 @@ fn call(agent: &Agent) -> Call {
         warmup_attempts: 0,
         warmup_millis: None,
         bot_ready_at: None,
+        not_before: None,
+        slot_granted_at: None,
+        attempt: 1,
+        original_call_id: None,
+        retry_policy: None,
+        next_attempt_id: None,
+        series_id: None,
+        occurrence: None,
+        schedule: None,
+        next_occurrence_id: None,
     }
 }
 
@@ -449,6 +462,38 @@ async fn a_saved_call_round_trips_every_field(db: TestDb) {
     full.warmup_attempts = 2;
     full.warmup_millis = Some(1_250);
     full.bot_ready_at = Some(t - Duration::milliseconds(61_007));
+    full.not_before = Some(t - Duration::milliseconds(70_008));
+    full.slot_granted_at = Some(t - Duration::milliseconds(62_009));
+    full.attempt = 2;
+    full.original_call_id = Some(CallId::new());
+    full.retry_policy = Some(RetryPolicy {
+        max_attempts: 3,
+        backoff_seconds: 600,
+        backoff_multiplier: 1.5,
+        retry_on: vec![FailureReason::Busy, FailureReason::NoAnswer],
+    });
+    full.next_attempt_id = Some(CallId::new());
+    full.series_id = Some(CallId::new());
+    full.occurrence = Some(4);
+    full.schedule = Some(Schedule {
+        scheduled_for: chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+            .unwrap()
+            .and_hms_opt(8, 0, 0)
+            .unwrap(),
+        timezone: chrono_tz::Asia::Kolkata,
+        business_hours: Some(BusinessHours {
+            start: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            end: chrono::NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+            days_of_week: vec![1, 2, 3, 4, 5],
+        }),
+        recurrence: Some(Recurrence {
+            frequency: Frequency::Weekly,
+            interval: 2,
+            end_date: chrono::NaiveDate::from_ymd_opt(2027, 1, 31),
+            max_occurrences: Some(6),
+        }),
+    });
+    full.next_occurrence_id = Some(CallId::new());
 
     let mut events = vec![
         event(&full, "dial_requested", t - Duration::milliseconds(60_002)),
@@ -532,6 +577,86 @@ async fn saving_again_replaces_the_call_without_duplicating_it(db: TestDb) {
         vec![queued, ringing, done]
     );
     assert!(store.live_calls().await.unwrap().is_empty());
+}
+
+async fn a_follow_up_is_saved_with_its_call_and_only_once(db: TestDb) {
+    let store = &db.store;
+    let (_, sales) = tenant(store).await;
+    let first = call(&sales);
+    store.save_call(&first, &[]).await.unwrap();
+
+    let mut failed = first.clone();
+    failed.finish(CallStatus::Busy, None, now());
+    let mut retry = call(&sales);
+    retry.attempt = 2;
+    retry.original_call_id = Some(first.id);
+    failed.next_attempt_id = Some(retry.id);
+    let created = event(&retry, "created", now());
+    let inserted = store
+        .save_with_follow_up(
+            &failed,
+            &[event(&failed, "busy", now())],
+            &retry,
+            &[created],
+        )
+        .await
+        .unwrap();
+    assert!(inserted);
+    assert_eq!(
+        store.load_call(first.id).await.unwrap(),
+        Some(failed.clone())
+    );
+    assert_eq!(
+        store.load_call(retry.id).await.unwrap(),
+        Some(retry.clone())
+    );
+    assert_eq!(store.call_events(retry.id).await.unwrap().len(), 1);
+
+    // A second attempt number 2 of the same first call is refused, quietly: the
+    // call is still saved, the duplicate and its events are not.
+    let mut twin = call(&sales);
+    twin.attempt = 2;
+    twin.original_call_id = Some(first.id);
+    let inserted = store
+        .save_with_follow_up(&failed, &[], &twin, &[event(&twin, "created", now())])
+        .await
+        .unwrap();
+    assert!(!inserted);
+    assert_eq!(store.load_call(twin.id).await.unwrap(), None);
+    assert!(store.call_events(twin.id).await.unwrap().is_empty());
+
+    // Likewise one call per occurrence of a series.
+    let mut second = call(&sales);
+    second.series_id = Some(first.id);
+    second.occurrence = Some(2);
+    assert!(store
+        .save_with_follow_up(&first, &[], &second, &[])
+        .await
+        .unwrap());
+    let mut again = call(&sales);
+    again.series_id = Some(first.id);
+    again.occurrence = Some(2);
+    assert!(!store
+        .save_with_follow_up(&first, &[], &again, &[])
+        .await
+        .unwrap());
+}
+
+async fn calls_are_inserted_together_and_limits_read_back(db: TestDb) {
+    let store = &db.store;
+    let (acme, sales) = tenant(store).await;
+    let calls: Vec<Call> = (0..3).map(|_| call(&sales)).collect();
+    let events: Vec<CallEvent> = calls.iter().map(|c| event(c, "created", now())).collect();
+    store.insert_calls(&calls, &events).await.unwrap();
+    for c in &calls {
+        assert_eq!(store.load_call(c.id).await.unwrap().as_ref(), Some(c));
+        assert_eq!(store.call_events(c.id).await.unwrap().len(), 1);
+    }
+    assert_eq!(
+        store.client_limit(acme.id).await.unwrap(),
+        Some(acme.max_concurrent_calls)
+    );
+    assert_eq!(store.client_limit(ClientId::new()).await.unwrap(), None);
 }
 
 fn observed(status: CallStatus) -> Observation {

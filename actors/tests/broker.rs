@@ -83,7 +83,7 @@ async fn queued_calls_keep_every_limit_use_the_global_slots_and_all_finish() {
                 l.ended += 1;
                 l.sample();
             }
-            broker.cast(BrokerMsg::Release(call)).unwrap();
+            broker.cast(BrokerMsg::Release { client, call }).unwrap();
         }));
     }
     for t in tasks {

@@ -102,6 +102,8 @@ fn new_call(client: ClientId, limit: u32) -> NewCall {
             priority: Priority::Normal,
             metadata: serde_json::json!({"ticket": 7}),
             warmup_url: None,
+            retry_policy: None,
+            schedule: None,
         },
         client_limit: limit,
     }

@@ -72,6 +72,15 @@ static UPSERT_CALL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Inserts a call unless one already holds its id, its attempt number or its occurrence.
+static INSERT_CALL_ONCE: LazyLock<String> = LazyLock::new(|| {
+    let count = CALL_COLUMNS.split(',').count();
+    format!(
+        "INSERT INTO calls ({CALL_COLUMNS}) VALUES ({}) ON CONFLICT DO NOTHING",
+        placeholders(count)
+    )
+});
+
 /// Inserts one event.
 static INSERT_EVENT: LazyLock<String> = LazyLock::new(|| {
     let count = EVENT_COLUMNS.split(',').count();
@@ -208,6 +217,58 @@ impl CallStore for SqlStore {
         tx.commit().await.map_err(|e| error(context(), e))
     }
 
+    async fn insert_calls(&self, calls: &[Call], events: &[CallEvent]) -> Result<(), StoreError> {
+        let context = || format!("inserting {} calls", calls.len());
+        let mut tx = self.pool.begin().await.map_err(|e| error(context(), e))?;
+        for call in calls {
+            rows::bind_call(sqlx::query(&UPSERT_CALL), call)?
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| error(format!("inserting call {}", call.id), e))?;
+        }
+        insert_events(&mut tx, events).await?;
+        tx.commit().await.map_err(|e| error(context(), e))
+    }
+
+    async fn save_with_follow_up(
+        &self,
+        call: &Call,
+        events: &[CallEvent],
+        follow_up: &Call,
+        follow_up_events: &[CallEvent],
+    ) -> Result<bool, StoreError> {
+        let context = || {
+            format!(
+                "saving call {} with its follow-up {}",
+                call.id, follow_up.id
+            )
+        };
+        let mut tx = self.pool.begin().await.map_err(|e| error(context(), e))?;
+        rows::bind_call(sqlx::query(&UPSERT_CALL), call)?
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| error(context(), e))?;
+        insert_events(&mut tx, events).await?;
+        let inserted = rows::bind_call(sqlx::query(&INSERT_CALL_ONCE), follow_up)?
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| error(context(), e))?
+            .rows_affected()
+            == 1;
+        if inserted {
+            insert_events(&mut tx, follow_up_events).await?;
+        }
+        tx.commit().await.map_err(|e| error(context(), e))?;
+        Ok(inserted)
+    }
+
+    async fn client_limit(&self, client: ClientId) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .get_client(client)
+            .await?
+            .map(|c| c.max_concurrent_calls))
+    }
+
     async fn append_events(&self, events: &[CallEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
@@ -257,14 +318,14 @@ mod tests {
     #[test]
     fn the_upsert_writes_every_column_and_replaces_all_but_the_id() {
         let sql = UPSERT_CALL.as_str();
-        assert!(sql.contains("$25)"), "{sql}");
-        assert!(!sql.contains("$26"), "{sql}");
+        assert!(sql.contains("$35)"), "{sql}");
+        assert!(!sql.contains("$36"), "{sql}");
         assert!(
             sql.contains("recording_url = excluded.recording_url"),
             "{sql}"
         );
         assert!(
-            sql.contains("bot_ready_at = excluded.bot_ready_at"),
+            sql.contains("next_occurrence_id = excluded.next_occurrence_id"),
             "{sql}"
         );
         assert!(!sql.contains(" id = excluded.id"), "{sql}");

@@ -35,7 +35,8 @@ pub(super) const CALL_COLUMNS: &str = "id, client_id, agent_id, to_number, from_
      answer_url, status, failure_reason, provider, provider_call_id, priority, metadata, \
      created_at, updated_at, dial_started_at, answered_at, ended_at, last_heard_at, \
      duration_seconds, price, recording_url, warmup_url, warmup_attempts, warmup_millis, \
-     bot_ready_at";
+     bot_ready_at, not_before, slot_granted_at, attempt, original_call_id, retry_policy, \
+     next_attempt_id, series_id, occurrence, schedule, next_occurrence_id";
 
 /// The columns of `call_events`, in the order [`bind_event`] binds them.
 pub(super) const EVENT_COLUMNS: &str = "id, call_id, source, kind, applied, sequence, detail, at";
@@ -46,8 +47,13 @@ pub(super) fn millis(at: DateTime<Utc>) -> i64 {
 }
 
 /// JSON as stored: its compact text.
-fn json_text(value: &serde_json::Value) -> Result<String, StoreError> {
+fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError(format!("encoding JSON: {e}")))
+}
+
+/// Optional JSON as stored: its text, or NULL.
+fn json_text_opt(value: Option<&impl serde::Serialize>) -> Result<Option<String>, StoreError> {
+    value.map(json_text).transpose()
 }
 
 /// Binds the values of a client in [`CLIENT_COLUMNS`] order.
@@ -101,7 +107,17 @@ pub(super) fn bind_call<'q>(query: AnyQuery<'q>, c: &'q Call) -> Result<AnyQuery
         .bind(c.warmup_url.as_deref())
         .bind(i64::from(c.warmup_attempts))
         .bind(c.warmup_millis)
-        .bind(c.bot_ready_at.map(millis)))
+        .bind(c.bot_ready_at.map(millis))
+        .bind(c.not_before.map(millis))
+        .bind(c.slot_granted_at.map(millis))
+        .bind(i64::from(c.attempt))
+        .bind(c.original_call_id.map(|id| id.to_string()))
+        .bind(json_text_opt(c.retry_policy.as_ref())?)
+        .bind(c.next_attempt_id.map(|id| id.to_string()))
+        .bind(c.series_id.map(|id| id.to_string()))
+        .bind(c.occurrence.map(i64::from))
+        .bind(json_text_opt(c.schedule.as_ref())?)
+        .bind(c.next_occurrence_id.map(|id| id.to_string())))
 }
 
 /// Binds the values of an event in [`EVENT_COLUMNS`] order.
@@ -180,13 +196,24 @@ pub(super) fn call(row: &AnyRow) -> Result<Call, StoreError> {
             price: r.get("price")?,
             recording_url: r.get("recording_url")?,
             warmup_url: r.get("warmup_url")?,
-            warmup_attempts: {
-                let n: i64 = r.get("warmup_attempts")?;
-                u32::try_from(n)
-                    .map_err(|_| format!("column warmup_attempts: {n} is out of range"))?
-            },
+            warmup_attempts: r.count("warmup_attempts")?,
             warmup_millis: r.get("warmup_millis")?,
             bot_ready_at: r.time_opt("bot_ready_at")?,
+            not_before: r.time_opt("not_before")?,
+            slot_granted_at: r.time_opt("slot_granted_at")?,
+            attempt: r.count("attempt")?,
+            original_call_id: r.parse_opt("original_call_id")?,
+            retry_policy: r.json_opt("retry_policy")?,
+            next_attempt_id: r.parse_opt("next_attempt_id")?,
+            series_id: r.parse_opt("series_id")?,
+            occurrence: r
+                .get::<Option<i64>>("occurrence")?
+                .map(|n| {
+                    u32::try_from(n).map_err(|_| format!("column occurrence: {n} is out of range"))
+                })
+                .transpose()?,
+            schedule: r.json_opt("schedule")?,
+            next_occurrence_id: r.parse_opt("next_occurrence_id")?,
         })
     })
 }
@@ -282,5 +309,19 @@ impl<'r> Reader<'r> {
     fn json(&self, column: &str) -> Result<serde_json::Value, String> {
         let text: String = self.get(column)?;
         serde_json::from_str(&text).map_err(|e| format!("column {column}: invalid JSON: {e}"))
+    }
+
+    /// Optional JSON text decoded into a domain value.
+    fn json_opt<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<Option<T>, String> {
+        let text: Option<String> = self.get(column)?;
+        text.map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| format!("column {column}: invalid JSON: {e}"))
+    }
+
+    /// A non-negative count that fits 32 bits.
+    fn count(&self, column: &str) -> Result<u32, String> {
+        let n: i64 = self.get(column)?;
+        u32::try_from(n).map_err(|_| format!("column {column}: {n} is out of range"))
     }
 }

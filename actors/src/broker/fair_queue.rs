@@ -71,6 +71,28 @@ impl<W> FairQueue<W> {
         self.len += 1;
     }
 
+    /// Removes every waiter of `client` for which `leaves` holds; returns how many left.
+    pub fn remove_where(&mut self, client: ClientId, leaves: impl Fn(&W) -> bool) -> usize {
+        let Some(line) = self.clients.get_mut(&client) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for queue in line.lanes.values_mut() {
+            let before = queue.len();
+            queue.retain(|w| !leaves(w));
+            removed += before - queue.len();
+        }
+        line.lanes.retain(|_, queue| !queue.is_empty());
+        let lanes = &line.lanes;
+        line.turn.retain(|lane| lanes.contains_key(lane));
+        if line.turn.is_empty() {
+            self.clients.remove(&client);
+            self.turn.retain(|c| *c != client);
+        }
+        self.len -= removed;
+        removed
+    }
+
     /// Takes the next waiter whose client `may_go`, in round-robin order; the client
     /// and lane served go to the back of their turn.
     pub fn pop_next(&mut self, mut may_go: impl FnMut(ClientId) -> bool) -> Option<(ClientId, W)> {
@@ -118,6 +140,21 @@ mod tests {
             std::iter::from_fn(|| q.pop_next(|_| true).map(|(_, w)| w)).collect();
         assert_eq!(order, ["a1-0", "b-0", "a2-0", "a1-1", "a1-2"]);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_removed_waiter_is_never_served_and_the_others_keep_their_turn() {
+        let (a, b) = (ClientId::new(), ClientId::new());
+        let mut q = FairQueue::default();
+        q.push(a, "x", 1);
+        q.push(a, "x", 2);
+        q.push(b, "y", 3);
+        assert_eq!(q.remove_where(a, |w| *w == 1), 1);
+        assert_eq!(q.remove_where(b, |w| *w == 3), 1);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.pop_next(|_| true), Some((a, 2)));
+        assert!(q.is_empty());
+        assert_eq!(q.pop_next(|_| true), None);
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub enum BrokerMsg {
         reply: RpcReplyPort<Result<(), SlotDenied>>,
     },
     /// Wait in line for a slot; the reply comes when it is granted. A waiter that stops
-    /// waiting (drops its reply port) loses its place and takes nothing.
+    /// waiting (drops its reply port) loses its place and takes nothing. Waiting again
+    /// for the same call replaces its earlier place (a restarted actor asking anew), and
+    /// a call that already holds a slot is answered at once.
     Wait {
         client: ClientId,
         /// The waiter's lane within its client: a campaign, scheduled calls, ….
@@ -32,8 +34,10 @@ pub enum BrokerMsg {
         client_limit: u32,
         reply: RpcReplyPort<()>,
     },
-    /// Return a call's slot (idempotent).
-    Release(CallId),
+    /// Return a call's slot, or give up its place in line (idempotent).
+    Release { client: ClientId, call: CallId },
+    /// A client's limit changed: waiters are served (or held back) by the new one.
+    SetLimit { client: ClientId, limit: u32 },
     /// Re-register the slots of calls found live at start-up.
     Restore(Vec<(ClientId, CallId)>),
     /// Current use.
@@ -148,6 +152,11 @@ impl Actor for ConcurrencyBroker {
                 reply,
             } => {
                 state.limits.insert(client, client_limit);
+                state.line.remove_where(client, |w| w.call == call);
+                if state.table.holds(call) {
+                    let _ = reply.send(());
+                    return Ok(());
+                }
                 let waiter = Waiter {
                     call,
                     since: tokio::time::Instant::now(),
@@ -156,11 +165,17 @@ impl Actor for ConcurrencyBroker {
                 state.line.push(client, &lane, waiter);
                 state.serve_line();
             }
-            BrokerMsg::Release(call) => {
-                if let Some(client) = state.table.release(call) {
+            BrokerMsg::Release { client, call } => {
+                if state.table.release(call).is_some() {
                     publish(&state.table, client);
-                    state.serve_line();
+                } else {
+                    state.line.remove_where(client, |w| w.call == call);
                 }
+                state.serve_line();
+            }
+            BrokerMsg::SetLimit { client, limit } => {
+                state.limits.insert(client, limit);
+                state.serve_line();
             }
             BrokerMsg::Restore(calls) => {
                 for (client, call) in calls {

@@ -59,6 +59,11 @@ impl SlotTable {
         Ok(())
     }
 
+    /// Whether `call` holds a slot.
+    pub fn holds(&self, call: CallId) -> bool {
+        self.holders.contains_key(&call)
+    }
+
     /// Records a slot held by a call that is already live (after a restart), even if a
     /// limit was lowered meanwhile: the call exists, so its slot is in use.
     pub fn restore(&mut self, client: ClientId, call: CallId) {

@@ -2,13 +2,16 @@
 //!
 //! It owns the call's record while the call is live. Every change is persisted before it
 //! is acknowledged; when the actor dies, its supervisor rebuilds it from that record.
-//! It dials once (the dial is marked in storage before the request leaves, so a restart
+//! A call placed with a slot already granted dials at once; any other call first waits
+//! in the ConcurrencyBroker's fair line (and cannot time out while it waits). It dials once (the dial is marked in storage before the request leaves, so a restart
 //! can tell a call that may exist at the provider from one that cannot), follows the
 //! provider's webhooks forward-only, hangs up on cancel, and ends the call as `timeout`
 //! when nothing is heard for the configured time and the provider does not vouch for it.
 
+use super::call_supervisor::CallSupervisorMsg;
 use super::context::CallContext;
 use crate::broker::BrokerMsg;
+use crate::domain::tenant::DEFAULT_MAX_CONCURRENT_CALLS;
 use crate::domain::{Call, CallEvent, CallStatus, EventSource, FailureReason, Observation};
 use crate::gateway::GatewayMsg;
 use crate::ports::{
@@ -53,6 +56,8 @@ pub enum CallMsg {
     },
     /// Hang up / cancel the call.
     Cancel(RpcReplyPort<Result<Call, CancelError>>),
+    /// The ConcurrencyBroker granted the call its slot.
+    SlotGranted,
     /// The bot's warm-up finished: after how many attempts, how long in all, and whether
     /// the bot answered (else every attempt's error).
     WarmupDone {
@@ -105,6 +110,8 @@ pub struct CallActor;
 /// A CallActor's state.
 pub struct CallState {
     call: Call,
+    /// This actor, to hand follow-up calls (retries) to its supervisor.
+    myself: ActorRef<CallMsg>,
     ctx: Arc<CallContext>,
     mode: StartMode,
     /// A cancel that arrived while the dial was in flight, answered once it settles.
@@ -130,11 +137,12 @@ impl Actor for CallActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: CallActorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let state = CallState {
             call: args.call,
+            myself,
             ctx: args.ctx,
             mode: args.mode,
             pending_cancel: None,
@@ -155,18 +163,11 @@ impl Actor for CallActor {
         myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        state.arm_timeout(&myself);
-        let call = &state.call;
-        match (call.dial_started_at, &call.provider_call_id) {
-            (None, _) if state.call.needs_warmup() => state.warm_up(&myself),
-            (None, _) => state.dial(&myself).await?,
-            (Some(_), None) => state.reconcile_dial(&myself),
-            (Some(_), Some(_)) if state.mode == StartMode::Recovered => {
-                state.fetch(&myself, FetchPurpose::CatchUp)
-            }
-            _ => {}
+        if state.call.slot_granted_at.is_none() {
+            return state.wait_for_slot(&myself).await;
         }
-        Ok(())
+        state.arm_timeout(&myself);
+        state.go_on(&myself).await
     }
 
     async fn handle(
@@ -188,6 +189,7 @@ impl Actor for CallActor {
                 }
             }
             CallMsg::Cancel(reply) => state.cancel(reply).await?,
+            CallMsg::SlotGranted => state.slot_granted(&myself).await?,
             CallMsg::WarmupDone {
                 attempts,
                 elapsed,
@@ -223,8 +225,97 @@ impl CallState {
         )
     }
 
-    async fn save(&self, events: &[CallEvent]) -> Result<(), ActorProcessingErr> {
-        self.ctx.store.save_call(&self.call, events).await?;
+    /// Persists the call with `events`. A call that has just failed in a way its retry
+    /// policy retries is saved together with its next attempt, in one transaction, so a
+    /// crash can neither lose the retry nor make it twice; the supervisor then takes the
+    /// new attempt over.
+    async fn save(&mut self, events: &[CallEvent]) -> Result<(), ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        let Some(next) = self.call.next_attempt(now) else {
+            self.ctx.store.save_call(&self.call, events).await?;
+            return Ok(());
+        };
+        self.call.next_attempt_id = Some(next.id);
+        let reason = self.call.failure_reason.map(FailureReason::as_str);
+        let detail = json!({"nextAttemptId": next.id, "attempt": next.attempt, "notBefore": next.not_before});
+        let mut events = events.to_vec();
+        events.push(self.event(EventSource::Actor, "retry_scheduled", true, detail));
+        let created = CallEvent::new(
+            next.id,
+            EventSource::Actor,
+            "created",
+            true,
+            json!({"retryOf": self.call.id, "attempt": next.attempt, "previousFailure": reason}),
+            now,
+        );
+        let store = &self.ctx.store;
+        if store
+            .save_with_follow_up(&self.call, &events, &next, &[created])
+            .await?
+        {
+            metrics::counter!("callvisor_call_retries_total", "reason" => reason.unwrap_or("none"))
+                .increment(1);
+            if let Some(supervisor) = self.myself.try_get_supervisor() {
+                ActorRef::<CallSupervisorMsg>::from(supervisor)
+                    .cast(CallSupervisorMsg::Adopt(Box::new(next)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the call in the broker's fair line; [`CallMsg::SlotGranted`] comes back when
+    /// a slot is free. The client's limit is read now, so a changed limit applies.
+    async fn wait_for_slot(&self, myself: &ActorRef<CallMsg>) -> Result<(), ActorProcessingErr> {
+        let client = self.call.client_id;
+        let limit = self.ctx.store.client_limit(client).await?;
+        let (reply, granted) = ractor::concurrency::oneshot();
+        self.ctx.broker.get().cast(BrokerMsg::Wait {
+            client,
+            lane: self.call.lane().as_str().to_string(),
+            call: self.call.id,
+            client_limit: limit.unwrap_or(DEFAULT_MAX_CONCURRENT_CALLS),
+            reply: reply.into(),
+        })?;
+        let me = myself.clone();
+        tokio::spawn(async move {
+            // A stopped actor drops the grant; its end released the slot (or its place).
+            if granted.await.is_ok() {
+                let _ = me.send_message(CallMsg::SlotGranted);
+            }
+        });
+        Ok(())
+    }
+
+    /// Records the slot, starts the call timeout, and goes on to warm-up and dial.
+    async fn slot_granted(&mut self, myself: &ActorRef<CallMsg>) -> Result<(), ActorProcessingErr> {
+        if !self.call.is_live() || self.call.slot_granted_at.is_some() {
+            return Ok(());
+        }
+        let now = self.ctx.clock.now();
+        let queued_since = self.call.not_before.unwrap_or(self.call.created_at);
+        let waited = (now - queued_since.max(self.call.created_at)).num_milliseconds();
+        self.call.slot_granted_at = Some(now);
+        self.call.last_heard_at = now;
+        self.call.updated_at = now;
+        let detail = json!({"waitedMillis": waited.max(0), "lane": self.call.lane().as_str()});
+        let event = self.event(EventSource::Actor, "slot_granted", true, detail);
+        self.save(&[event]).await?;
+        self.arm_timeout(myself);
+        self.go_on(myself).await
+    }
+
+    /// Takes the next step a call holding a slot needs: warm the bot up, dial, settle a
+    /// dial of unknown outcome, or catch up with the provider after a restart.
+    async fn go_on(&mut self, myself: &ActorRef<CallMsg>) -> Result<(), ActorProcessingErr> {
+        match (self.call.dial_started_at, &self.call.provider_call_id) {
+            (None, _) if self.call.needs_warmup() => self.warm_up(myself),
+            (None, _) => self.dial(myself).await?,
+            (Some(_), None) => self.reconcile_dial(myself),
+            (Some(_), Some(_)) if self.mode == StartMode::Recovered => {
+                self.fetch(myself, FetchPurpose::CatchUp)
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -652,7 +743,10 @@ impl CallState {
         if std::mem::replace(&mut self.concluded, true) {
             return;
         }
-        let _ = self.ctx.broker.get().cast(BrokerMsg::Release(self.call.id));
+        let _ = self.ctx.broker.get().cast(BrokerMsg::Release {
+            client: self.call.client_id,
+            call: self.call.id,
+        });
         metrics::counter!("callvisor_calls_finished_total", "status" => self.call.status.as_str())
             .increment(1);
         if let Some(reply) = self.pending_cancel.take() {

@@ -1,6 +1,12 @@
 //! The CallSupervisor: places new calls, routes webhooks and cancels to the CallActor of
 //! each live call, and restarts CallActors that fail.
 //!
+//! Calls whose time has not come (scheduled calls, retries in their backoff) have no
+//! actor yet: the supervisor keeps them in a timetable and gives each its actor when it
+//! comes due, so a month of scheduled calls costs a few bytes each, not an actor each.
+//! When an occurrence of a repeating call comes due, its series' next occurrence is
+//! made in the same transaction that records it, before its actor starts.
+//!
 //! A failed CallActor is rebuilt from its persisted record; one that keeps failing (more
 //! than the restart policy allows) has its call marked `failed` with the reason
 //! `supervisor_gave_up` and its slot returned. At start-up, every call left live in
@@ -16,9 +22,10 @@ use crate::domain::{
 };
 use crate::rpc::{ask, AskError};
 use crate::supervision::{RestartHistory, RestartPolicy};
+use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -62,7 +69,18 @@ pub enum WebhookOutcome {
 
 /// Messages to the CallSupervisor.
 pub enum CallSupervisorMsg {
+    /// Place a call now, with a slot granted at once or refused.
     Place(NewCall, RpcReplyPort<Result<Call, PlaceError>>),
+    /// Accept calls that wait for their time and then for a slot in the fair line
+    /// (bulk and scheduled calls); all are persisted before the reply.
+    Enqueue(
+        Vec<CallRequest>,
+        RpcReplyPort<Result<Vec<Call>, PlaceError>>,
+    ),
+    /// Take over a call already persisted (a retry made by a CallActor).
+    Adopt(Box<Call>),
+    /// Calls in the timetable may have come due.
+    Wake,
     Webhook {
         call: CallRef,
         observation: Observation,
@@ -90,7 +108,17 @@ pub struct CallSupervisorState {
     by_actor: HashMap<ActorId, CallId>,
     by_call: HashMap<CallId, ActorRef<CallMsg>>,
     restarts: HashMap<CallId, RestartHistory>,
+    /// Calls waiting for their time, by the time.
+    timetable: BTreeSet<(DateTime<Utc>, CallId)>,
+    /// The time each call of the timetable waits for.
+    due_at: HashMap<CallId, DateTime<Utc>>,
+    /// When the next [`CallSupervisorMsg::Wake`] is due, if one is set.
+    wake_at: Option<DateTime<Utc>>,
 }
+
+/// Longest sleep between two looks at the timetable: wall-clock time and the runtime's
+/// timers drift apart over long waits, so a far-off call is checked again hourly.
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
 const BROKER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -111,6 +139,9 @@ impl Actor for CallSupervisor {
             by_actor: HashMap::new(),
             by_call: HashMap::new(),
             restarts: HashMap::new(),
+            timetable: BTreeSet::new(),
+            due_at: HashMap::new(),
+            wake_at: None,
         })
     }
 
@@ -121,14 +152,22 @@ impl Actor for CallSupervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let live = state.ctx.store.live_calls().await?;
-        let slots = live.iter().map(|c| (c.client_id, c.id)).collect();
+        let slots = live
+            .iter()
+            .filter(|c| c.slot_granted_at.is_some())
+            .map(|c| (c.client_id, c.id))
+            .collect();
         state.ctx.broker.get().cast(BrokerMsg::Restore(slots))?;
         let count = live.len();
         for call in live {
-            state.spawn(&myself, call, StartMode::Recovered).await?;
+            state.activate(&myself, call, StartMode::Recovered).await?;
         }
         if count > 0 {
-            tracing::info!(calls = count, "recovered live calls");
+            tracing::info!(
+                calls = count,
+                waiting_for_their_time = state.due_at.len(),
+                "recovered live calls"
+            );
         }
         Ok(())
     }
@@ -144,6 +183,14 @@ impl Actor for CallSupervisor {
                 let result = state.place(&myself, new_call).await;
                 let _ = reply.send(result);
             }
+            CallSupervisorMsg::Enqueue(requests, reply) => {
+                let result = state.enqueue(&myself, requests).await;
+                let _ = reply.send(result);
+            }
+            CallSupervisorMsg::Adopt(call) => {
+                state.activate(&myself, *call, StartMode::Fresh).await?;
+            }
+            CallSupervisorMsg::Wake => state.wake(&myself).await?,
             CallSupervisorMsg::Webhook {
                 call,
                 observation,
@@ -153,6 +200,9 @@ impl Actor for CallSupervisor {
             CallSupervisorMsg::Cancel(id, reply) => match state.by_call.get(&id) {
                 Some(actor) => {
                     let _ = actor.cast(CallMsg::Cancel(reply));
+                }
+                None if state.due_at.contains_key(&id) => {
+                    let _ = reply.send(state.cancel_before_due(id).await?);
                 }
                 None => {
                     let status = state.ctx.store.load_call(id).await?.map(|c| c.status);
@@ -214,6 +264,8 @@ impl CallSupervisorState {
         .map_err(|e: AskError| PlaceError::Internal(format!("concurrency broker: {e}")))?;
         granted.map_err(PlaceError::NoSlot)?;
 
+        let mut call = call;
+        call.slot_granted_at = Some(now);
         let created = CallEvent::new(call.id, EventSource::Api, "created", true, json!({}), now);
         let placed = async {
             self.ctx
@@ -227,9 +279,165 @@ impl CallSupervisorState {
         }
         .await;
         if placed.is_err() {
-            let _ = broker.cast(BrokerMsg::Release(call.id));
+            let _ = broker.cast(BrokerMsg::Release {
+                client: call.client_id,
+                call: call.id,
+            });
         }
         placed.map(|_| call)
+    }
+
+    /// Persists calls that wait (for their time, then for a slot) and activates them.
+    async fn enqueue(
+        &mut self,
+        myself: &ActorRef<CallSupervisorMsg>,
+        requests: Vec<CallRequest>,
+    ) -> Result<Vec<Call>, PlaceError> {
+        let now = self.ctx.clock.now();
+        let calls: Vec<Call> = requests
+            .into_iter()
+            .map(|r| Call::queued(r, &self.ctx.provider_name, now))
+            .collect();
+        let events: Vec<CallEvent> = calls
+            .iter()
+            .map(|c| {
+                let detail = json!({"notBefore": c.not_before, "lane": c.lane().as_str()});
+                CallEvent::new(c.id, EventSource::Api, "created", true, detail, now)
+            })
+            .collect();
+        self.ctx
+            .store
+            .insert_calls(&calls, &events)
+            .await
+            .map_err(|e| PlaceError::Internal(e.to_string()))?;
+        for call in &calls {
+            self.activate(myself, call.clone(), StartMode::Fresh)
+                .await
+                .map_err(|e| PlaceError::Internal(e.to_string()))?;
+        }
+        Ok(calls)
+    }
+
+    /// Puts a live call where it belongs: in the timetable until its time comes, else
+    /// with an actor of its own. A repeating call coming due first gets its series' next
+    /// occurrence made (persisted with it, once), which goes into the timetable.
+    async fn activate(
+        &mut self,
+        myself: &ActorRef<CallSupervisorMsg>,
+        mut call: Call,
+        mode: StartMode,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        if call.is_pending(now) {
+            let at = call.not_before.unwrap_or(now);
+            self.timetable.insert((at, call.id));
+            self.due_at.insert(call.id, at);
+            metrics::gauge!("callvisor_calls_waiting_for_their_time").set(self.due_at.len() as f64);
+            self.arm_wake(myself);
+            return Ok(());
+        }
+        if let Some(next) = call.next_occurrence(now) {
+            call.next_occurrence_id = Some(next.id);
+            call.updated_at = now;
+            let detail = json!({"nextOccurrenceId": next.id, "occurrence": next.occurrence, "notBefore": next.not_before});
+            let due = CallEvent::new(
+                call.id,
+                EventSource::Actor,
+                "occurrence_due",
+                true,
+                detail,
+                now,
+            );
+            let created = CallEvent::new(
+                next.id,
+                EventSource::Actor,
+                "created",
+                true,
+                json!({"seriesId": next.series_id, "occurrence": next.occurrence, "notBefore": next.not_before}),
+                now,
+            );
+            let store = &self.ctx.store;
+            if store
+                .save_with_follow_up(&call, &[due], &next, &[created])
+                .await?
+            {
+                metrics::counter!("callvisor_scheduled_occurrences_total").increment(1);
+                Box::pin(self.activate(myself, next, StartMode::Fresh)).await?;
+            }
+        }
+        self.spawn(myself, call, mode).await
+    }
+
+    /// Sets a wake-up for the timetable's first call, unless one is set early enough.
+    fn arm_wake(&mut self, myself: &ActorRef<CallSupervisorMsg>) {
+        let Some((first, _)) = self.timetable.first().copied() else {
+            return;
+        };
+        if self.wake_at.is_some_and(|at| at <= first) {
+            return;
+        }
+        let now = self.ctx.clock.now();
+        let wait = (first - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SLEEP);
+        self.wake_at = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
+        myself.send_after(wait, || CallSupervisorMsg::Wake);
+    }
+
+    /// Gives every call whose time has come its actor, then sets the next wake-up.
+    async fn wake(
+        &mut self,
+        myself: &ActorRef<CallSupervisorMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        if self.wake_at.is_none_or(|at| at <= now) {
+            self.wake_at = None; // this is that wake-up (an earlier, stale one keeps it)
+        }
+        while let Some((at, id)) = self.timetable.first().copied() {
+            if at > now {
+                break;
+            }
+            self.timetable.pop_first();
+            self.due_at.remove(&id);
+            match self.ctx.store.load_call(id).await? {
+                Some(call) if call.is_live() => {
+                    self.activate(myself, call, StartMode::Fresh).await?
+                }
+                _ => {}
+            }
+        }
+        metrics::gauge!("callvisor_calls_waiting_for_their_time").set(self.due_at.len() as f64);
+        self.arm_wake(myself);
+        Ok(())
+    }
+
+    /// Cancels a call that is still waiting for its time: it never dials.
+    async fn cancel_before_due(
+        &mut self,
+        id: CallId,
+    ) -> Result<Result<Call, CancelError>, ActorProcessingErr> {
+        let Some(at) = self.due_at.remove(&id) else {
+            return Ok(Err(CancelError::NotLive));
+        };
+        self.timetable.remove(&(at, id));
+        metrics::gauge!("callvisor_calls_waiting_for_their_time").set(self.due_at.len() as f64);
+        let Some(mut call) = self.ctx.store.load_call(id).await? else {
+            return Ok(Err(CancelError::NotLive));
+        };
+        let now = self.ctx.clock.now();
+        call.finish(CallStatus::Canceled, Some(FailureReason::Canceled), now);
+        let event = CallEvent::new(
+            id,
+            EventSource::Api,
+            "canceled",
+            true,
+            json!({"beforeDue": at}),
+            now,
+        );
+        self.ctx.store.save_call(&call, &[event]).await?;
+        metrics::counter!("callvisor_calls_finished_total", "status" => "canceled").increment(1);
+        Ok(Ok(call))
     }
 
     async fn spawn(
@@ -270,7 +478,10 @@ impl CallSupervisorState {
             return Ok(());
         };
         if !call.is_live() {
-            let _ = self.ctx.broker.get().cast(BrokerMsg::Release(id));
+            let _ = self.ctx.broker.get().cast(BrokerMsg::Release {
+                client: call.client_id,
+                call: id,
+            });
             return Ok(());
         }
         let allowed = self
@@ -298,7 +509,10 @@ impl CallSupervisorState {
             now,
         );
         self.ctx.store.save_call(&call, &[event]).await?;
-        let _ = self.ctx.broker.get().cast(BrokerMsg::Release(id));
+        let _ = self.ctx.broker.get().cast(BrokerMsg::Release {
+            client: call.client_id,
+            call: id,
+        });
         metrics::counter!("callvisor_calls_finished_total", "status" => "failed").increment(1);
         Ok(())
     }

@@ -7,6 +7,8 @@
 
 use super::ids::{AgentId, CallId, ClientId, EventId};
 use super::phone::PhoneNumber;
+use super::retry::RetryPolicy;
+use super::schedule::Schedule;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -253,6 +255,25 @@ pub struct Call {
     pub warmup_millis: Option<i64>,
     /// When the bot answered its warm-up; the call is dialed only after this.
     pub bot_ready_at: Option<DateTime<Utc>>,
+    /// The call is not dialed before this time (a scheduled call, a retry's backoff).
+    pub not_before: Option<DateTime<Utc>>,
+    /// When the ConcurrencyBroker granted the call its slot; until then the call waits
+    /// in line and neither dials nor times out.
+    pub slot_granted_at: Option<DateTime<Utc>>,
+    /// 1 for a first attempt; retries count on from there.
+    pub attempt: u32,
+    /// The first attempt's id, on retries.
+    pub original_call_id: Option<CallId>,
+    pub retry_policy: Option<RetryPolicy>,
+    /// The first occurrence's id, on every occurrence of a scheduled call.
+    pub series_id: Option<CallId>,
+    /// Which occurrence of its series this call is, from 1.
+    pub occurrence: Option<u32>,
+    pub schedule: Option<Schedule>,
+    /// The retry made after this call failed, once made.
+    pub next_attempt_id: Option<CallId>,
+    /// The series' next occurrence, made when this one came due.
+    pub next_occurrence_id: Option<CallId>,
 }
 
 /// What a caller asks for when placing a call.
@@ -267,13 +288,39 @@ pub struct CallRequest {
     pub metadata: serde_json::Value,
     /// The agent's warm-up URL, if it has one.
     pub warmup_url: Option<String>,
+    pub retry_policy: Option<RetryPolicy>,
+    /// Run later, per this schedule, instead of now.
+    pub schedule: Option<Schedule>,
+}
+
+/// The line a waiting call queues in for its slot, within its client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Calls placed over the API (bulk).
+    Api,
+    /// Occurrences of scheduled calls.
+    Scheduled,
+    /// Retries of failed calls.
+    Retries,
+}
+
+impl Lane {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Scheduled => "scheduled",
+            Self::Retries => "retries",
+        }
+    }
 }
 
 impl Call {
     /// A new call, queued and not yet dialed.
     pub fn queued(request: CallRequest, provider: &str, now: DateTime<Utc>) -> Self {
+        let id = CallId::new();
+        let scheduled = request.schedule.as_ref().map(|s| (s.first_run(), id, 1));
         Self {
-            id: CallId::new(),
+            id,
             client_id: request.client_id,
             agent_id: request.agent_id,
             to: request.to,
@@ -298,7 +345,84 @@ impl Call {
             warmup_attempts: 0,
             warmup_millis: None,
             bot_ready_at: None,
+            not_before: scheduled.map(|(at, _, _)| at),
+            slot_granted_at: None,
+            attempt: 1,
+            original_call_id: None,
+            retry_policy: request.retry_policy,
+            series_id: scheduled.map(|(_, series, _)| series),
+            occurrence: scheduled.map(|(_, _, n)| n),
+            schedule: request.schedule,
+            next_attempt_id: None,
+            next_occurrence_id: None,
         }
+    }
+
+    /// The line the call waits in for a slot.
+    pub fn lane(&self) -> Lane {
+        if self.attempt > 1 {
+            Lane::Retries
+        } else if self.schedule.is_some() {
+            Lane::Scheduled
+        } else {
+            Lane::Api
+        }
+    }
+
+    /// Whether the call waits for its time to come (`not_before` is after `now`).
+    pub fn is_pending(&self, now: DateTime<Utc>) -> bool {
+        self.slot_granted_at.is_none() && self.not_before.is_some_and(|at| at > now)
+    }
+
+    /// The next attempt of a call that just ended, if its retry policy asks for one.
+    pub fn next_attempt(&self, now: DateTime<Utc>) -> Option<Call> {
+        let policy = self.retry_policy.as_ref()?;
+        if self.is_live()
+            || self.next_attempt_id.is_some()
+            || !policy.retries(self.attempt, self.failure_reason)
+        {
+            return None;
+        }
+        let delay = chrono::Duration::from_std(policy.delay_after(self.attempt)).ok()?;
+        let mut next = self.follow_up(now, now + delay);
+        next.attempt = self.attempt + 1;
+        next.original_call_id = Some(self.original_call_id.unwrap_or(self.id));
+        next.retry_policy = Some(policy.clone());
+        Some(next)
+    }
+
+    /// The next occurrence of a scheduled call that is now due, if the series goes on.
+    pub fn next_occurrence(&self, now: DateTime<Utc>) -> Option<Call> {
+        let schedule = self.schedule.as_ref()?;
+        if self.next_occurrence_id.is_some() {
+            return None;
+        }
+        let (number, at) = schedule.next_after(self.occurrence?, now)?;
+        let mut next = self.follow_up(now, at);
+        next.series_id = self.series_id;
+        next.occurrence = Some(number);
+        next.schedule = Some(schedule.clone());
+        next.retry_policy = self.retry_policy.clone();
+        Some(next)
+    }
+
+    /// A new queued call to the same person for the same bot, not before `not_before`.
+    fn follow_up(&self, now: DateTime<Utc>, not_before: DateTime<Utc>) -> Call {
+        let request = CallRequest {
+            client_id: self.client_id,
+            agent_id: self.agent_id,
+            to: self.to.clone(),
+            from: self.from.clone(),
+            answer_url: self.answer_url.clone(),
+            priority: self.priority,
+            metadata: self.metadata.clone(),
+            warmup_url: self.warmup_url.clone(),
+            retry_policy: None,
+            schedule: None,
+        };
+        let mut next = Call::queued(request, &self.provider, now);
+        next.not_before = Some(not_before);
+        next
     }
 
     /// Whether the bot must still be warmed up before the call is dialed.
@@ -492,6 +616,8 @@ mod tests {
             priority: Priority::Normal,
             metadata: serde_json::Value::Null,
             warmup_url: None,
+            retry_policy: None,
+            schedule: None,
         };
         Call::queued(request, "sim", Utc::now())
     }
@@ -551,6 +677,36 @@ mod tests {
             ..seen(CallStatus::Completed)
         };
         assert!(!c.is_other_provider_call(&same));
+    }
+
+    #[test]
+    fn a_retry_is_the_next_numbered_attempt_of_the_first_call_after_its_backoff() {
+        let mut first = call();
+        first.retry_policy = Some(RetryPolicy {
+            max_attempts: 3,
+            backoff_seconds: 60,
+            backoff_multiplier: 2.0,
+            retry_on: vec![FailureReason::Busy],
+        });
+        let now = Utc::now();
+        assert_eq!(first.next_attempt(now), None, "a live call is not retried");
+        first.finish(CallStatus::Busy, None, now);
+        let second = first.next_attempt(now).unwrap();
+        assert_eq!(
+            (second.attempt, second.original_call_id),
+            (2, Some(first.id))
+        );
+        assert_eq!(second.not_before, Some(now + chrono::Duration::seconds(60)));
+        assert_eq!(second.status, CallStatus::Queued);
+        assert_eq!(second.lane(), Lane::Retries);
+        let mut second = second;
+        second.finish(CallStatus::Busy, None, now);
+        let third = second.next_attempt(now).unwrap();
+        assert_eq!((third.attempt, third.original_call_id), (3, Some(first.id)));
+        assert_eq!(third.not_before, Some(now + chrono::Duration::seconds(120)));
+        let mut third = third;
+        third.finish(CallStatus::Busy, None, now);
+        assert_eq!(third.next_attempt(now), None, "three attempts in all");
     }
 
     #[test]

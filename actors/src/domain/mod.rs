@@ -4,11 +4,16 @@
 pub mod call;
 pub mod ids;
 pub mod phone;
+pub mod retry;
+pub mod schedule;
 pub mod tenant;
 
 pub use call::{
-    Call, CallEvent, CallRequest, CallStatus, EventSource, FailureReason, Observation, Priority,
+    Call, CallEvent, CallRequest, CallStatus, EventSource, FailureReason, Lane, Observation,
+    Priority,
 };
 pub use ids::{AgentId, CallId, ClientId, EventId};
 pub use phone::{PhoneError, PhoneNumber};
+pub use retry::RetryPolicy;
+pub use schedule::{BusinessHours, Frequency, Recurrence, Schedule, ScheduleError};
 pub use tenant::{Agent, Client};

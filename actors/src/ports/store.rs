@@ -1,7 +1,7 @@
 //! What the actors need from storage. The sqlx implementation lives in the server crate;
 //! an in-memory one (feature `testing`) lets the tree run on paused time.
 
-use crate::domain::{Call, CallEvent, CallId};
+use crate::domain::{Call, CallEvent, CallId, ClientId};
 use async_trait::async_trait;
 
 /// A storage failure. The actors only need to know that it failed and why, in words.
@@ -14,6 +14,24 @@ pub struct StoreError(pub String);
 pub trait CallStore: Send + Sync + 'static {
     /// Inserts or replaces the call, and appends `events`, in one transaction.
     async fn save_call(&self, call: &Call, events: &[CallEvent]) -> Result<(), StoreError>;
+
+    /// Inserts new calls and their first events, all in one transaction.
+    async fn insert_calls(&self, calls: &[Call], events: &[CallEvent]) -> Result<(), StoreError>;
+
+    /// Saves `call` with `events` and, in the same transaction, inserts the call made to
+    /// follow it (its retry, its series' next occurrence) with `follow_up_events`, unless
+    /// a call already holds that place (the same attempt of the same first call, the same
+    /// occurrence of the same series). Returns whether `follow_up` was inserted.
+    async fn save_with_follow_up(
+        &self,
+        call: &Call,
+        events: &[CallEvent],
+        follow_up: &Call,
+        follow_up_events: &[CallEvent],
+    ) -> Result<bool, StoreError>;
+
+    /// The client's current concurrent-call limit (`None`: no such client).
+    async fn client_limit(&self, client: ClientId) -> Result<Option<u32>, StoreError>;
 
     /// Appends events without touching the call (observations that changed nothing).
     async fn append_events(&self, events: &[CallEvent]) -> Result<(), StoreError>;

@@ -1,7 +1,7 @@
 //! A [`CallStore`] in memory, with a switch to make the next save panic (to test that
 //! supervisors rebuild actors from what was persisted).
 
-use crate::domain::{Call, CallEvent, CallId};
+use crate::domain::{Call, CallEvent, CallId, ClientId};
 use crate::ports::{CallStore, StoreError};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -15,7 +15,12 @@ pub struct MemoryStore {
     events: Mutex<Vec<CallEvent>>,
     /// Saves left to panic on (a crash inside an actor's handler).
     panics_left: AtomicUsize,
+    /// Clients' concurrent-call limits; a client not set here has the default of 10.
+    limits: Mutex<HashMap<ClientId, u32>>,
 }
+
+/// The limit of a client [`MemoryStore::set_client_limit`] was not called for.
+pub const DEFAULT_CLIENT_LIMIT: u32 = 10;
 
 impl MemoryStore {
     /// Makes the next `n` calls to `save_call` panic before writing anything.
@@ -44,6 +49,22 @@ impl MemoryStore {
             .collect()
     }
 
+    /// Sets a client's concurrent-call limit.
+    pub fn set_client_limit(&self, client: ClientId, limit: u32) {
+        self.limits.lock().unwrap().insert(client, limit);
+    }
+
+    /// Panics if a save was armed to (see [`MemoryStore::panic_on_next_saves`]).
+    fn maybe_crash(&self, call: &Call) {
+        let armed = self
+            .panics_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if armed {
+            panic!("injected crash while saving call {}", call.id);
+        }
+    }
+
     /// Stores a call directly, as if a previous process had left it there.
     pub fn put(&self, call: Call) {
         self.calls.lock().unwrap().insert(call.id, call);
@@ -53,16 +74,50 @@ impl MemoryStore {
 #[async_trait]
 impl CallStore for MemoryStore {
     async fn save_call(&self, call: &Call, events: &[CallEvent]) -> Result<(), StoreError> {
-        let armed = self
-            .panics_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if armed {
-            panic!("injected crash while saving call {}", call.id);
-        }
+        self.maybe_crash(call);
         self.calls.lock().unwrap().insert(call.id, call.clone());
         self.events.lock().unwrap().extend_from_slice(events);
         Ok(())
+    }
+
+    async fn insert_calls(&self, calls: &[Call], events: &[CallEvent]) -> Result<(), StoreError> {
+        let mut stored = self.calls.lock().unwrap();
+        stored.extend(calls.iter().map(|c| (c.id, c.clone())));
+        self.events.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn save_with_follow_up(
+        &self,
+        call: &Call,
+        events: &[CallEvent],
+        follow_up: &Call,
+        follow_up_events: &[CallEvent],
+    ) -> Result<bool, StoreError> {
+        self.maybe_crash(call);
+        let mut stored = self.calls.lock().unwrap();
+        let mut log = self.events.lock().unwrap();
+        stored.insert(call.id, call.clone());
+        log.extend_from_slice(events);
+        let taken = stored.values().any(|c| {
+            c.id == follow_up.id
+                || (follow_up.original_call_id.is_some()
+                    && c.original_call_id == follow_up.original_call_id
+                    && c.attempt == follow_up.attempt)
+                || (follow_up.series_id.is_some()
+                    && c.series_id == follow_up.series_id
+                    && c.occurrence == follow_up.occurrence)
+        });
+        if !taken {
+            stored.insert(follow_up.id, follow_up.clone());
+            log.extend_from_slice(follow_up_events);
+        }
+        Ok(!taken)
+    }
+
+    async fn client_limit(&self, client: ClientId) -> Result<Option<u32>, StoreError> {
+        let limit = self.limits.lock().unwrap().get(&client).copied();
+        Ok(Some(limit.unwrap_or(DEFAULT_CLIENT_LIMIT)))
     }
 
     async fn append_events(&self, events: &[CallEvent]) -> Result<(), StoreError> {

@@ -5,6 +5,6 @@ mod memory_store;
 mod scripted_provider;
 mod scripted_warmer;
 
-pub use memory_store::MemoryStore;
+pub use memory_store::{MemoryStore, DEFAULT_CLIENT_LIMIT};
 pub use scripted_provider::ScriptedProvider;
 pub use scripted_warmer::ScriptedWarmer;

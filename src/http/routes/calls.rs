@@ -225,6 +225,8 @@ pub async fn place(
             priority: body.priority.unwrap_or_default(),
             metadata,
             warmup_url: agent.warmup_url,
+            retry_policy: None,
+            schedule: None,
         },
         client_limit: client.max_concurrent_calls,
     };
