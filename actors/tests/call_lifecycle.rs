@@ -2,172 +2,17 @@
 //! provider: a call's life from dial to final status, out-of-order webhooks, timeouts,
 //! crashes and restarts.
 
-use callvisor_actors::broker::{BrokerMsg, SlotDenied, SlotStats};
-use callvisor_actors::calls::{
-    CallRef, CallSettings, CallSupervisorMsg, NewCall, PlaceError, WebhookOutcome,
-};
-use callvisor_actors::domain::{
-    AgentId, Call, CallId, CallRequest, CallStatus, ClientId, FailureReason, Observation,
-    PhoneNumber, Priority,
-};
-use callvisor_actors::gateway::{BreakerPolicy, GatewayConfig, Rate, RateLimits, RetryPolicy};
-use callvisor_actors::ports::{HangUp, ProviderError, TokioClock};
-use callvisor_actors::root::{Tree, TreeConfig};
+mod common;
+
+use callvisor_actors::broker::SlotDenied;
+use callvisor_actors::calls::{CallRef, CallSupervisorMsg, PlaceError, WebhookOutcome};
+use callvisor_actors::domain::{Call, CallId, CallStatus, FailureReason, Observation};
+use callvisor_actors::ports::{HangUp, ProviderError};
 use callvisor_actors::rpc::ask;
-use callvisor_actors::supervision::RestartPolicy;
-use callvisor_actors::testing::{MemoryStore, ScriptedProvider, ScriptedWarmer};
-use chrono::{TimeZone, Utc};
+use callvisor_actors::testing::{MemoryStore, ScriptedProvider};
+use common::*;
 use std::sync::Arc;
 use std::time::Duration;
-
-const ASK: Duration = Duration::from_secs(30);
-
-struct Harness {
-    tree: Tree,
-    store: Arc<MemoryStore>,
-    provider: Arc<ScriptedProvider>,
-    warmer: Arc<ScriptedWarmer>,
-    client: ClientId,
-}
-
-fn clock() -> Arc<TokioClock> {
-    Arc::new(TokioClock::starting_at(
-        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
-    ))
-}
-
-async fn start(
-    store: Arc<MemoryStore>,
-    provider: Arc<ScriptedProvider>,
-    clock: Arc<TokioClock>,
-) -> Harness {
-    start_with_warmer(store, provider, clock, Arc::default()).await
-}
-
-async fn start_with_warmer(
-    store: Arc<MemoryStore>,
-    provider: Arc<ScriptedProvider>,
-    clock: Arc<TokioClock>,
-    warmer: Arc<ScriptedWarmer>,
-) -> Harness {
-    let config = TreeConfig {
-        store: store.clone(),
-        gateway: GatewayConfig {
-            provider: provider.clone(),
-            limits: RateLimits {
-                create_call: Rate::per_second(100),
-                other: Rate::per_second(100),
-                sms: Rate::per_second(100),
-                shared: false,
-            },
-            retry: RetryPolicy::default(),
-            breaker: BreakerPolicy::default(),
-        },
-        clock,
-        warmer: warmer.clone(),
-        calls: CallSettings {
-            call_timeout: Duration::from_secs(600),
-            status_callback_base: "http://cv.test/webhooks/twilio/status".into(),
-            ..CallSettings::default()
-        },
-        global_max_calls: 50,
-        call_restarts: RestartPolicy {
-            max_restarts: 3,
-            window: Duration::from_secs(60),
-        },
-        child_restarts: RestartPolicy::default(),
-    };
-    let (tree, _) = Tree::start(config).await.expect("tree starts");
-    Harness {
-        tree,
-        store,
-        provider,
-        warmer,
-        client: ClientId::new(),
-    }
-}
-
-async fn fresh() -> Harness {
-    start(Arc::default(), Arc::default(), clock()).await
-}
-
-fn new_call(client: ClientId, limit: u32) -> NewCall {
-    NewCall {
-        request: CallRequest {
-            client_id: client,
-            agent_id: AgentId::new(),
-            to: PhoneNumber::parse("+14155552671").unwrap(),
-            from: PhoneNumber::parse("+14155550000").unwrap(),
-            answer_url: "http://bot.test/answer".into(),
-            priority: Priority::Normal,
-            metadata: serde_json::json!({"ticket": 7}),
-            warmup_url: None,
-            retry_policy: None,
-            schedule: None,
-        },
-        client_limit: limit,
-    }
-}
-
-impl Harness {
-    async fn place(&self, limit: u32) -> Result<Call, PlaceError> {
-        let calls = self.tree.calls.get();
-        ask(
-            &calls,
-            |tx| CallSupervisorMsg::Place(new_call(self.client, limit), tx),
-            ASK,
-        )
-        .await
-        .unwrap()
-    }
-
-    async fn webhook(&self, id: CallId, status: CallStatus, seq: i64) -> WebhookOutcome {
-        let observation = Observation {
-            status,
-            provider_status: Some(status.as_str().into()),
-            sequence: Some(seq),
-            duration_seconds: status.is_final().then_some(42),
-            ..Default::default()
-        };
-        let calls = self.tree.calls.get();
-        ask(
-            &calls,
-            |reply| CallSupervisorMsg::Webhook {
-                call: CallRef::Id(id),
-                observation,
-                detail: serde_json::json!({"seq": seq}),
-                reply,
-            },
-            ASK,
-        )
-        .await
-        .unwrap()
-        .unwrap()
-    }
-
-    async fn slots(&self) -> SlotStats {
-        ask(&self.tree.broker.get(), BrokerMsg::Stats, ASK)
-            .await
-            .unwrap()
-    }
-
-    async fn live(&self) -> usize {
-        ask(&self.tree.calls.get(), CallSupervisorMsg::LiveCount, ASK)
-            .await
-            .unwrap()
-    }
-
-    /// Lets the actors run until nothing is left to do at the current instant.
-    /// (Lets paused time run 100 ms too: rate limiters space requests 10 ms apart.)
-    async fn settle(&self) {
-        for _ in 0..10 {
-            for _ in 0..20 {
-                tokio::task::yield_now().await;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_call_is_dialed_once_follows_its_webhooks_and_returns_its_slot() {
@@ -545,7 +390,7 @@ impl Harness {
 
 #[tokio::test(start_paused = true)]
 async fn a_bot_that_never_warms_up_fails_its_call_without_a_dial() {
-    let h = start_with_warmer(Arc::default(), Arc::default(), clock(), Arc::default()).await;
+    let h = fresh().await;
     h.warmer
         .answer_next((0..3).map(|i| Err(format!("HTTP 503 #{i}"))));
     let call = h.place_with_warmup().await;
@@ -566,7 +411,7 @@ async fn a_bot_that_never_warms_up_fails_its_call_without_a_dial() {
 
 #[tokio::test(start_paused = true)]
 async fn a_bot_that_warms_up_on_the_second_attempt_is_dialed_with_two_attempts_recorded() {
-    let h = start_with_warmer(Arc::default(), Arc::default(), clock(), Arc::default()).await;
+    let h = fresh().await;
     h.warmer.answer_next([Err("timed out".to_string())]);
     let call = h.place_with_warmup().await;
     tokio::time::sleep(Duration::from_secs(5)).await;

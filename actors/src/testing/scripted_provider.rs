@@ -18,6 +18,8 @@ pub struct ScriptedProvider {
     /// How long a create-call request takes.
     create_latency: Mutex<Duration>,
     dials: Mutex<Vec<DialRequest>>,
+    /// When each create-call request reached the provider (tokio time).
+    dial_times: Mutex<Vec<tokio::time::Instant>>,
     hang_ups: Mutex<Vec<(String, HangUp)>>,
     /// What fetch and list report, by provider id.
     records: Mutex<HashMap<String, ProviderCallRecord>>,
@@ -43,6 +45,11 @@ impl ScriptedProvider {
     /// Answers every request with 503 until `until`.
     pub fn outage_until(&self, until: tokio::time::Instant) {
         *self.outage_until.lock().unwrap() = Some(until);
+    }
+
+    /// When each create-call request reached the provider, in order.
+    pub fn dial_times(&self) -> Vec<tokio::time::Instant> {
+        self.dial_times.lock().unwrap().clone()
     }
 
     /// When each request reached the provider.
@@ -126,6 +133,8 @@ impl Provider for ScriptedProvider {
         }
         self.arrive()?;
         self.dials.lock().unwrap().push(request.clone());
+        let now = tokio::time::Instant::now();
+        self.dial_times.lock().unwrap().push(now);
         let scripted = self.create_answers.lock().unwrap().pop_front();
         let answer = scripted.unwrap_or_else(|| {
             let mut n = self.counter.lock().unwrap();
