@@ -17,7 +17,7 @@ use callvisor_actors::domain::PhoneNumber;
 use callvisor_actors::ports::Clock;
 use callvisor_actors::root::Tree;
 use metrics_exporter_prometheus::PrometheusHandle;
-use routes::{agents, calls, clients, health, live_calls, openapi, sms, webhooks};
+use routes::{agents, calls, clients, health, live_calls, openapi, outbound, sms, webhooks};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,7 +76,8 @@ pub fn router(state: AppState) -> Router {
                 .patch(agents::update)
                 .delete(agents::delete),
         )
-        .route("/api/v1/calls/outbound", post(calls::place))
+        .route("/api/v1/calls/outbound", post(outbound::place))
+        .route("/api/v1/calls/outbound/bulk", post(outbound::bulk))
         .route(
             "/api/v1/calls/outbound/stats",
             get(live_calls::outbound_stats),

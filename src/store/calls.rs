@@ -24,6 +24,10 @@ pub struct CallFilter {
     pub agent_id: Option<AgentId>,
     /// Only calls in this status.
     pub status: Option<CallStatus>,
+    /// Only retries of this first attempt.
+    pub original_call_id: Option<CallId>,
+    /// Only occurrences of this series.
+    pub series_id: Option<CallId>,
     /// The cursor: the last (oldest) id of the previous page. Only calls older than it,
     /// that is with a smaller id, are returned.
     pub after: Option<CallId>,
@@ -43,6 +47,8 @@ impl Default for CallFilter {
             client_id: None,
             agent_id: None,
             status: None,
+            original_call_id: None,
+            series_id: None,
             after: None,
             limit: Self::DEFAULT_LIMIT,
         }
@@ -123,6 +129,12 @@ impl SqlStore {
         }
         if let Some(status) = filter.status {
             condition("status =", status.as_str().to_string());
+        }
+        if let Some(original) = filter.original_call_id {
+            condition("original_call_id =", original.to_string());
+        }
+        if let Some(series) = filter.series_id {
+            condition("series_id =", series.to_string());
         }
         if let Some(after) = filter.after {
             condition("id <", after.to_string());

@@ -1,19 +1,17 @@
-//! Calls: `POST /api/v1/calls/outbound`, `GET /api/v1/calls/{id}`, `GET /api/v1/calls`,
-//! `POST /api/v1/calls/{id}/cancel`, `GET /api/v1/calls/{id}/recording`. Placing and
-//! canceling are messages to the CallSupervisor; reads come from storage, where every
-//! change is persisted first, except the recording, which the provider is asked for.
+//! Calls: `GET /api/v1/calls/{id}`, `GET /api/v1/calls`, `POST /api/v1/calls/{id}/cancel`,
+//! `GET /api/v1/calls/{id}/recording` (placing them is in `outbound`). Canceling is a
+//! message to the CallSupervisor; reads come from storage, where every change is
+//! persisted first, except the recording, which the provider is asked for.
 
-use super::agents::visible_agent;
 use crate::http::auth::{Principal, Role};
-use crate::http::error::{created, ok, ApiError, ApiResult};
-use crate::http::extract::{parse_id, ApiJson, ApiQuery};
-use crate::http::validate::phone_field;
+use crate::http::error::{ok, ApiError, ApiResult};
+use crate::http::extract::{parse_id, ApiQuery};
 use crate::http::AppState;
 use crate::store::CallFilter;
 use axum::extract::{Path, State};
-use callvisor_actors::calls::{CallSupervisorMsg, CancelError, NewCall, PlaceError};
+use callvisor_actors::calls::{CallSupervisorMsg, CancelError};
 use callvisor_actors::domain::{
-    AgentId, Call, CallEvent, CallId, CallRequest, CallStatus, ClientId, Priority,
+    AgentId, Call, CallEvent, CallId, CallStatus, ClientId, Priority, RetryPolicy, Schedule,
 };
 use callvisor_actors::gateway::{CircuitState, GatewayMsg, GatewayStats};
 use callvisor_actors::rpc::ask;
@@ -27,33 +25,6 @@ use utoipa::ToSchema;
 pub(crate) const TREE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest page of the call list.
 const MAX_PAGE: u32 = 200;
-
-/// One call to place now.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OutboundCall {
-    /// The number to dial, E.164.
-    phone_number: String,
-    #[schema(value_type = String, format = Uuid)]
-    agent_id: String,
-    /// Caller id to present; defaults to the agent's, then the server's.
-    caller_id: Option<String>,
-    #[schema(value_type = Option<String>, example = "normal")]
-    priority: Option<Priority>,
-    /// Any JSON object, kept with the call.
-    #[schema(value_type = Option<Object>)]
-    metadata: Option<Value>,
-}
-
-/// The placed call.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Placed {
-    #[schema(value_type = String, format = Uuid)]
-    call_id: CallId,
-    #[schema(value_type = String, example = "queued")]
-    status: CallStatus,
-}
 
 /// A call as the API shows it.
 #[derive(Serialize, ToSchema)]
@@ -91,6 +62,31 @@ pub struct CallView {
     warmup_millis: Option<i64>,
     /// When the bot answered its warm-up.
     bot_ready_at: Option<DateTime<Utc>>,
+    /// Not dialed before this time (a scheduled call, a retry's backoff).
+    not_before: Option<DateTime<Utc>>,
+    /// When the call got its concurrency slot; until then it waits in line.
+    slot_granted_at: Option<DateTime<Utc>>,
+    /// 1 for a first attempt, then 2, 3, … for its retries.
+    attempt: u32,
+    /// The first attempt, on retries.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    original_call_id: Option<CallId>,
+    /// The retry made after this call failed.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    next_attempt_id: Option<CallId>,
+    #[schema(value_type = Option<Object>)]
+    retry_policy: Option<RetryPolicy>,
+    /// The first occurrence of a scheduled call's series.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    series_id: Option<CallId>,
+    /// Which occurrence of its series the call is, from 1.
+    occurrence: Option<u32>,
+    /// The series' next occurrence, made when this one came due.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    next_occurrence_id: Option<CallId>,
+    /// `scheduledFor` (local), `timezone`, `businessHours` and `recurrence`.
+    #[schema(value_type = Option<Object>)]
+    schedule: Option<Schedule>,
     /// The call's history, oldest first (only on `GET /api/v1/calls/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<Vec<EventView>>,
@@ -153,6 +149,16 @@ impl CallView {
             warmup_attempts: c.warmup_attempts,
             warmup_millis: c.warmup_millis,
             bot_ready_at: c.bot_ready_at,
+            not_before: c.not_before,
+            slot_granted_at: c.slot_granted_at,
+            attempt: c.attempt,
+            original_call_id: c.original_call_id,
+            next_attempt_id: c.next_attempt_id,
+            retry_policy: c.retry_policy,
+            series_id: c.series_id,
+            occurrence: c.occurrence,
+            next_occurrence_id: c.next_occurrence_id,
+            schedule: c.schedule,
             events: events.map(|es| es.into_iter().map(EventView::from).collect()),
         }
     }
@@ -165,6 +171,10 @@ pub struct CallQuery {
     status: Option<CallStatus>,
     agent_id: Option<AgentId>,
     client_id: Option<ClientId>,
+    /// Only the retries of this first attempt.
+    original_call_id: Option<CallId>,
+    /// Only the occurrences of this series.
+    series_id: Option<CallId>,
     limit: Option<u32>,
     cursor: Option<CallId>,
 }
@@ -176,77 +186,6 @@ pub struct CallPage {
     calls: Vec<CallView>,
     /// Pass as `cursor` for the next page; absent on the last page.
     next_cursor: Option<String>,
-}
-
-#[utoipa::path(post, path = "/api/v1/calls/outbound", tag = "calls", request_body = OutboundCall,
-    responses(
-        (status = 201, body = Placed),
-        (status = 400, description = "VALIDATION_ERROR or INVALID_PHONE_NUMBER"),
-        (status = 404, description = "AGENT_NOT_FOUND"),
-        (status = 429, description = "CONCURRENT_LIMIT_REACHED"),
-        (status = 503, description = "API_UNAVAILABLE: the provider's circuit is open")))]
-pub async fn place(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(body): ApiJson<OutboundCall>,
-) -> ApiResult {
-    principal.require(Role::Manager)?;
-    let to = phone_field("phoneNumber", &body.phone_number)?;
-    require_closed_circuit(&state).await?;
-    let agent = visible_agent(&state, &principal, &body.agent_id).await?;
-    let from = match (&body.caller_id, &agent.caller_id, &state.defaults.caller_id) {
-        (Some(raw), _, _) => phone_field("callerId", raw)?,
-        (None, Some(agent_caller), _) => agent_caller.clone(),
-        (None, None, Some(default)) => default.clone(),
-        (None, None, None) => {
-            return Err(ApiError::invalid_field(
-                "callerId",
-                "is required: neither the agent nor the server has a default caller id",
-            ))
-        }
-    };
-    let metadata = match body.metadata {
-        None => json!({}),
-        Some(Value::Object(m)) => Value::Object(m),
-        Some(_) => return Err(ApiError::invalid_field("metadata", "must be a JSON object")),
-    };
-    let client = state
-        .store
-        .get_client(agent.client_id)
-        .await?
-        .ok_or_else(ApiError::agent_not_found)?;
-    let new_call = NewCall {
-        request: CallRequest {
-            client_id: client.id,
-            agent_id: agent.id,
-            to,
-            from,
-            answer_url: agent.answer_url,
-            priority: body.priority.unwrap_or_default(),
-            metadata,
-            warmup_url: agent.warmup_url,
-            retry_policy: None,
-            schedule: None,
-        },
-        client_limit: client.max_concurrent_calls,
-    };
-    let supervisor = state.tree.calls.get();
-    let placed = ask(
-        &supervisor,
-        |tx| CallSupervisorMsg::Place(new_call, tx),
-        TREE_TIMEOUT,
-    )
-    .await
-    .map_err(ApiError::internal)?;
-    match placed {
-        Ok(call) => Ok(created(Placed {
-            call_id: call.id,
-            status: call.status,
-        })),
-        Err(PlaceError::NoSlot(denied)) => Err(ApiError::concurrent_limit(denied.to_string())
-            .with_details(serde_json::to_value(denied).unwrap_or_default())),
-        Err(PlaceError::Internal(e)) => Err(ApiError::internal(e)),
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "calls",
@@ -265,6 +204,8 @@ pub async fn get(
     params(
         ("status" = Option<String>, Query, description = "queued, initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled, timeout"),
         ("agentId" = Option<String>, Query), ("clientId" = Option<String>, Query, description = "super_admin only"),
+        ("originalCallId" = Option<String>, Query, description = "the retries of this call"),
+        ("seriesId" = Option<String>, Query, description = "the occurrences of this scheduled series"),
         ("limit" = Option<u32>, Query, description = "1..=200, default 50"),
         ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
     responses((status = 200, body = CallPage)))]
@@ -285,6 +226,8 @@ pub async fn list(
         client_id,
         agent_id: query.agent_id,
         status: query.status,
+        original_call_id: query.original_call_id,
+        series_id: query.series_id,
         after: query.cursor,
         limit: limit + 1,
     };

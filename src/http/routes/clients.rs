@@ -6,6 +6,7 @@ use crate::http::extract::{parse_id, ApiJson};
 use crate::http::validate::{client_limit, name_field, timezone_field};
 use crate::http::AppState;
 use axum::extract::{Path, State};
+use callvisor_actors::broker::BrokerMsg;
 use callvisor_actors::domain::tenant::DEFAULT_MAX_CONCURRENT_CALLS;
 use callvisor_actors::domain::{Client, ClientId};
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,11 @@ pub async fn update(
     }
     client.updated_at = state.clock.now();
     state.store.update_client(&client).await?;
+    // Calls already waiting in line are served by the new limit from now on.
+    let _ = state.tree.broker.get().cast(BrokerMsg::SetLimit {
+        client: client.id,
+        limit: client.max_concurrent_calls,
+    });
     Ok(ok(ClientView::from(client)))
 }
 

@@ -6,5 +6,6 @@ pub mod clients;
 pub mod health;
 pub mod live_calls;
 pub mod openapi;
+pub mod outbound;
 pub mod sms;
 pub mod webhooks;

@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: the API described as OpenAPI 3, generated from the handlers.
 
-use super::{agents, calls, clients, health, live_calls, sms, webhooks};
+use super::{agents, calls, clients, health, live_calls, outbound, sms, webhooks};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         clients::create, clients::get, clients::update,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
-        calls::place, calls::get, calls::list, calls::cancel, live_calls::outbound_stats, live_calls::active,
+        outbound::place, outbound::bulk, calls::get, calls::list, calls::cancel, live_calls::outbound_stats, live_calls::active,
         calls::recording, sms::send,
         webhooks::twilio::status, webhooks::plivo::status, webhooks::exotel::status,
         health::health, health::detailed,
@@ -19,7 +19,9 @@ use utoipa::{Modify, OpenApi};
     components(schemas(
         clients::CreateClient, clients::UpdateClient, clients::ClientView,
         agents::CreateAgent, agents::UpdateAgent, agents::AgentView,
-        calls::OutboundCall, calls::Placed, calls::CallView, calls::EventView, calls::CallPage,
+        outbound::OutboundCall, outbound::BusinessHoursBody, outbound::RecurrenceBody,
+        outbound::RetryPolicyBody, outbound::Placed, outbound::BulkCalls, outbound::BulkPlaced,
+        outbound::BulkItemError, calls::CallView, calls::EventView, calls::CallPage,
         live_calls::OutboundStats, live_calls::ClientSlots, live_calls::ActiveCalls, calls::RecordingView,
         sms::SendSms, sms::SmsSent,
     )),
