@@ -265,6 +265,67 @@ async fn a_call_survives_a_sigkill_of_the_server_while_it_rings() {
 }
 
 #[tokio::test]
+async fn a_scheduled_call_survives_a_sigkill_and_is_dialed_once_at_its_time() {
+    let setup = Setup::new();
+    let sim = setup.start_sim("0.2").await;
+    let mut server = setup.start_server().await;
+    let http = reqwest::Client::new();
+    let base = setup.base();
+    let (_, agent, manager) = setup.tenant(&http).await;
+
+    let due = chrono::Utc::now() + chrono::Duration::seconds(4);
+    let placed = send(
+        &http,
+        &base,
+        "POST",
+        "/api/v1/calls/outbound",
+        Some(&manager),
+        Some(json!({"phoneNumber": "+14155552672", "agentId": agent,
+                    "scheduledFor": due.to_rfc3339(), "timezone": "UTC"})),
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let call_id = placed.data()["callId"].as_str().unwrap().to_string();
+
+    // Killed without warning before the call is due; started again.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let server = setup.start_server().await;
+    let call = wait_final(&http, &base, &manager, &call_id, Duration::from_secs(30)).await;
+    assert_eq!(call["status"], "completed", "{call}");
+
+    let dials: Value = http
+        .get(format!("http://127.0.0.1:{}/sim/dials", setup.sim_port))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ours: Vec<&Value> = dials
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["to"] == "+14155552672")
+        .collect();
+    assert_eq!(ours.len(), 1, "dialed exactly once: {dials}");
+    let dialed_at: chrono::DateTime<chrono::Utc> =
+        ours[0]["received_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        dialed_at >= due - chrono::Duration::milliseconds(5),
+        "dialed at {dialed_at}, before its time {due}"
+    );
+    assert!(
+        dialed_at < due + chrono::Duration::seconds(3),
+        "dialed at {dialed_at}, long after its time {due}"
+    );
+
+    kill(server);
+    kill(sim);
+    let _ = std::fs::remove_dir_all(&setup.dir);
+}
+
+#[tokio::test]
 async fn sigterm_stops_the_server_cleanly_and_the_next_start_continues() {
     let setup = Setup::new();
     let sim = setup.start_sim("20").await;
