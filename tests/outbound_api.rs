@@ -32,11 +32,34 @@ async fn all_calls(app: &TestServer, token: &str, query: &str) -> Vec<Value> {
     panic!("the call list never ended");
 }
 
-#[tokio::test]
-async fn a_bulk_of_a_thousand_accepts_the_valid_and_names_each_invalid_by_index() {
-    let app = spawn_app(Db::Sqlite, &[]).await;
+/// A server, one of its agents, and a manager's token for the agent's client.
+async fn manager_of_a_client(flags: &[&str]) -> (TestServer, String, String) {
+    let app = spawn_app(Db::Sqlite, flags).await;
     let (client, agent) = app.tenant(10).await;
     let token = app.token(Role::Manager, Some(client));
+    (app, agent, token)
+}
+
+/// `POST /api/v1/calls/outbound/bulk` with `calls`.
+async fn bulk(app: &TestServer, token: &str, calls: Value) -> common::Reply {
+    app.send(
+        "POST",
+        "/api/v1/calls/outbound/bulk",
+        Some(token),
+        Some(json!({ "calls": calls })),
+    )
+    .await
+}
+
+/// `POST /api/v1/calls/outbound` with `body`.
+async fn place(app: &TestServer, token: &str, body: Value) -> common::Reply {
+    app.send("POST", "/api/v1/calls/outbound", Some(token), Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn a_bulk_of_a_thousand_accepts_the_valid_and_names_each_invalid_by_index() {
+    let (app, agent, token) = manager_of_a_client(&[]).await;
     let invalid: Vec<usize> = (0..10).map(|i| i * 97 + 3).collect();
     let calls: Vec<Value> = (0..1000)
         .map(|i| {
@@ -48,14 +71,7 @@ async fn a_bulk_of_a_thousand_accepts_the_valid_and_names_each_invalid_by_index(
             json!({"phoneNumber": phone, "agentId": agent, "metadata": {"row": i}})
         })
         .collect();
-    let r = app
-        .send(
-            "POST",
-            "/api/v1/calls/outbound/bulk",
-            Some(&token),
-            Some(json!({ "calls": calls })),
-        )
-        .await;
+    let r = bulk(&app, &token, json!(calls)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let data = r.data();
     assert_eq!(
@@ -85,14 +101,7 @@ async fn a_bulk_of_a_thousand_accepts_the_valid_and_names_each_invalid_by_index(
     let too_many: Vec<Value> = (0..1001)
         .map(|_| json!({"phoneNumber": "+14155550101", "agentId": agent}))
         .collect();
-    let r = app
-        .send(
-            "POST",
-            "/api/v1/calls/outbound/bulk",
-            Some(&token),
-            Some(json!({ "calls": too_many })),
-        )
-        .await;
+    let r = bulk(&app, &token, json!(too_many)).await;
     assert_eq!(
         (r.status, r.code()),
         (400, "VALIDATION_ERROR"),
@@ -109,23 +118,14 @@ async fn a_bulk_of_a_thousand_accepts_the_valid_and_names_each_invalid_by_index(
 
 #[tokio::test]
 async fn bulk_items_fail_alone_with_their_own_codes_and_an_all_bad_bulk_is_refused() {
-    let app = spawn_app(Db::Sqlite, &[]).await;
-    let (client, agent) = app.tenant(10).await;
-    let token = app.token(Role::Manager, Some(client));
+    let (app, agent, token) = manager_of_a_client(&[]).await;
     let calls = json!([
         {"phoneNumber": "+14155550101", "agentId": agent},
         {"phoneNumber": "+14155550102", "agentId": "0192f0c1-0000-7000-8000-000000000000"},
         {"phoneNumber": "+14155550103", "agentId": agent, "colour": "blue"},
         {"phoneNumber": "+14155550104", "agentId": agent, "metadata": [1, 2]},
     ]);
-    let r = app
-        .send(
-            "POST",
-            "/api/v1/calls/outbound/bulk",
-            Some(&token),
-            Some(json!({ "calls": calls })),
-        )
-        .await;
+    let r = bulk(&app, &token, json!(calls)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let codes: Vec<(u64, &str)> = r.data()["errors"]
         .as_array()
@@ -142,28 +142,19 @@ async fn bulk_items_fail_alone_with_their_own_codes_and_an_all_bad_bulk_is_refus
         ]
     );
 
-    let r = app
-        .send(
-            "POST",
-            "/api/v1/calls/outbound/bulk",
-            Some(&token),
-            Some(json!({"calls": [{"phoneNumber": "12", "agentId": agent}]})),
-        )
-        .await;
+    let r = bulk(
+        &app,
+        &token,
+        json!([{"phoneNumber": "12", "agentId": agent}]),
+    )
+    .await;
     assert_eq!(
         (r.status, r.code()),
         (400, "VALIDATION_ERROR"),
         "{}",
         r.body
     );
-    let r = app
-        .send(
-            "POST",
-            "/api/v1/calls/outbound/bulk",
-            Some(&token),
-            Some(json!({"calls": []})),
-        )
-        .await;
+    let r = bulk(&app, &token, json!([])).await;
     assert_eq!(
         (r.status, r.code()),
         (400, "VALIDATION_ERROR"),
@@ -176,23 +167,19 @@ async fn bulk_items_fail_alone_with_their_own_codes_and_an_all_bad_bulk_is_refus
 
 #[tokio::test]
 async fn a_scheduled_call_moves_into_business_hours_and_can_be_canceled_before_it_runs() {
-    let app = spawn_app(Db::Sqlite, &[]).await;
-    let (client, agent) = app.tenant(10).await;
-    let token = app.token(Role::Manager, Some(client));
+    let (app, agent, token) = manager_of_a_client(&[]).await;
     // Next year's first Monday of March, 08:00 in Kolkata: one hour before opening.
-    let r = app
-        .send(
-            "POST",
-            "/api/v1/calls/outbound",
-            Some(&token),
-            Some(json!({
-                "phoneNumber": "+919876543210", "agentId": agent,
-                "scheduledFor": "2027-03-01T08:00:00", "timezone": "Asia/Kolkata",
-                "businessHours": {"start": "09:00", "end": "18:00", "daysOfWeek": [1, 2, 3, 4, 5]},
-                "recurrence": {"frequency": "weekly", "maxOccurrences": 4}
-            })),
-        )
-        .await;
+    let r = place(
+        &app,
+        &token,
+        json!({
+            "phoneNumber": "+919876543210", "agentId": agent,
+            "scheduledFor": "2027-03-01T08:00:00", "timezone": "Asia/Kolkata",
+            "businessHours": {"start": "09:00", "end": "18:00", "daysOfWeek": [1, 2, 3, 4, 5]},
+            "recurrence": {"frequency": "weekly", "maxOccurrences": 4}
+        }),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.data()["status"], "queued");
     assert_eq!(r.data()["scheduledAt"], "2027-03-01T03:30:00Z");
@@ -232,9 +219,7 @@ async fn a_scheduled_call_moves_into_business_hours_and_can_be_canceled_before_i
 
 #[tokio::test]
 async fn bad_schedules_and_retry_policies_are_refused_with_the_field_named() {
-    let app = spawn_app(Db::Sqlite, &[]).await;
-    let (client, agent) = app.tenant(10).await;
-    let token = app.token(Role::Manager, Some(client));
+    let (app, agent, token) = manager_of_a_client(&[]).await;
     let base = json!({"phoneNumber": "+14155550101", "agentId": agent});
     let cases = [
         (json!({"scheduledFor": "next tuesday"}), "scheduledFor"),
@@ -297,9 +282,7 @@ async fn bad_schedules_and_retry_policies_are_refused_with_the_field_named() {
         body.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        let r = app
-            .send("POST", "/api/v1/calls/outbound", Some(&token), Some(body))
-            .await;
+        let r = place(&app, &token, body).await;
         assert_eq!(
             (r.status, r.code()),
             (400, "VALIDATION_ERROR"),
@@ -321,31 +304,19 @@ async fn bad_schedules_and_retry_policies_are_refused_with_the_field_named() {
 
 #[tokio::test]
 async fn a_busy_call_with_a_retry_policy_is_dialed_again_as_numbered_linked_attempts() {
-    let app = spawn_app(
-        Db::Sqlite,
-        &[
-            "--sim-answer-rate",
-            "0",
-            "--sim-busy-rate",
-            "1",
-            "--twilio-calls-per-second",
-            "50",
-        ],
-    )
+    let (app, agent, token) = manager_of_a_client(&[
+        "--sim-answer-rate",
+        "0",
+        "--sim-busy-rate",
+        "1",
+        "--twilio-calls-per-second",
+        "50",
+    ])
     .await;
-    let (client, agent) = app.tenant(10).await;
-    let token = app.token(Role::Manager, Some(client));
-    let r = app
-        .send(
-            "POST",
-            "/api/v1/calls/outbound",
-            Some(&token),
-            Some(json!({
+    let r = place(&app, &token, json!({
                 "phoneNumber": "+14155550101", "agentId": agent,
                 "retryPolicy": {"maxAttempts": 3, "backoffSeconds": 1, "backoffMultiplier": 1, "retryOn": ["busy"]}
-            })),
-        )
-        .await;
+            })).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let first = r.data()["callId"].as_str().unwrap().to_string();
     let query = format!("&originalCallId={first}");

@@ -81,6 +81,15 @@ impl Setup {
         }
     }
 
+    /// A standalone simulator ringing for `ring` seconds, a server dialing it, and an
+    /// HTTP client.
+    async fn running(ring: &str) -> (Self, Child, Child, reqwest::Client) {
+        let setup = Self::new();
+        let sim = setup.start_sim(ring).await;
+        let server = setup.start_server().await;
+        (setup, sim, server, reqwest::Client::new())
+    }
+
     fn log(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
@@ -137,6 +146,19 @@ impl Setup {
         child
     }
 
+    /// The standalone simulator's dial log, for one number.
+    async fn dials_to(&self, http: &reqwest::Client, to: &str) -> Vec<Value> {
+        let dials: Vec<Value> = http
+            .get(format!("http://127.0.0.1:{}/sim/dials", self.sim_port))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        dials.into_iter().filter(|d| d["to"] == to).collect()
+    }
+
     fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
@@ -182,10 +204,7 @@ fn kill(mut child: Child) {
 
 #[tokio::test]
 async fn a_call_survives_a_sigkill_of_the_server_while_it_rings() {
-    let setup = Setup::new();
-    let sim = setup.start_sim("4").await;
-    let mut server = setup.start_server().await;
-    let http = reqwest::Client::new();
+    let (setup, sim, mut server, http) = Setup::running("4").await;
     let base = setup.base();
     let (_, agent, manager) = setup.tenant(&http).await;
 
@@ -237,21 +256,9 @@ async fn a_call_survives_a_sigkill_of_the_server_while_it_rings() {
             .any(|e| e["kind"] == "completed" && e["applied"] == true),
         "the call ended from what arrived after the restart: {call}"
     );
-    let dials: Value = http
-        .get(format!("http://127.0.0.1:{}/sim/dials", setup.sim_port))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let to_number = dials
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["to"] == "+14155552671")
-        .count();
-    assert_eq!(to_number, 1, "dialed exactly once: {dials}");
+    let dials = setup.dials_to(&http, "+14155552671").await;
+    let to_number = dials.len();
+    assert_eq!(to_number, 1, "dialed exactly once: {dials:?}");
     let health = send(&http, &base, "GET", "/health", None, None).await;
     assert_eq!(
         health.data()["activeCalls"],
@@ -266,10 +273,7 @@ async fn a_call_survives_a_sigkill_of_the_server_while_it_rings() {
 
 #[tokio::test]
 async fn a_scheduled_call_survives_a_sigkill_and_is_dialed_once_at_its_time() {
-    let setup = Setup::new();
-    let sim = setup.start_sim("0.2").await;
-    let mut server = setup.start_server().await;
-    let http = reqwest::Client::new();
+    let (setup, sim, mut server, http) = Setup::running("0.2").await;
     let base = setup.base();
     let (_, agent, manager) = setup.tenant(&http).await;
 
@@ -294,21 +298,8 @@ async fn a_scheduled_call_survives_a_sigkill_and_is_dialed_once_at_its_time() {
     let call = wait_final(&http, &base, &manager, &call_id, Duration::from_secs(30)).await;
     assert_eq!(call["status"], "completed", "{call}");
 
-    let dials: Value = http
-        .get(format!("http://127.0.0.1:{}/sim/dials", setup.sim_port))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ours: Vec<&Value> = dials
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["to"] == "+14155552672")
-        .collect();
-    assert_eq!(ours.len(), 1, "dialed exactly once: {dials}");
+    let ours = setup.dials_to(&http, "+14155552672").await;
+    assert_eq!(ours.len(), 1, "dialed exactly once: {ours:?}");
     let dialed_at: chrono::DateTime<chrono::Utc> =
         ours[0]["received_at"].as_str().unwrap().parse().unwrap();
     assert!(
