@@ -193,6 +193,15 @@ async fn a_scheduled_call_moves_into_business_hours_and_can_be_canceled_before_i
     assert_eq!(call["schedule"]["recurrence"]["frequency"], "weekly");
     assert!(call["slotGrantedAt"].is_null());
     assert!(app.dials().is_empty());
+    let active = app
+        .send("GET", "/api/v1/calls/active", Some(&token), None)
+        .await;
+    let counts = (
+        &active.data()["activeCalls"],
+        &active.data()["waitingCalls"],
+        &active.data()["scheduledCalls"],
+    );
+    assert_eq!(counts, (&json!(0), &json!(0), &json!(1)), "{}", active.body);
 
     let r = app
         .send(

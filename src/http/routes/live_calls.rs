@@ -127,14 +127,18 @@ pub struct ActiveQuery {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActiveCalls {
-    /// Live calls in scope (the principal's client, or the one asked for).
+    /// Calls in scope (the principal's client, or the one asked for) holding a slot.
     active_calls: usize,
+    /// Calls in scope waiting in line for a slot.
+    waiting_calls: usize,
+    /// Calls in scope waiting for their time (scheduled calls, retries in backoff).
+    scheduled_calls: usize,
     /// Every live call of the system, and the global limit.
     global_in_use: u32,
     global_max: u32,
     global_utilization: f64,
     clients: Vec<ClientSlots>,
-    /// The live calls, when `includeCalls=true`.
+    /// The calls holding a slot, when `includeCalls=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     calls: Option<Vec<CallView>>,
 }
@@ -151,15 +155,24 @@ pub async fn active(
 ) -> ApiResult {
     let scope = principal.listing_scope(query.client_id)?;
     let slots = slot_stats(&state).await?;
-    let live: Vec<_> = state
-        .store
-        .live_calls()
-        .await?
-        .into_iter()
-        .filter(|c| scope.is_none_or(|s| s == c.client_id))
-        .collect();
+    let now = state.clock.now();
+    let (mut live, mut waiting_calls, mut scheduled_calls) = (Vec::new(), 0, 0);
+    for call in state.store.live_calls().await? {
+        if scope.is_some_and(|s| s != call.client_id) {
+            continue;
+        }
+        if call.slot_granted_at.is_some() {
+            live.push(call);
+        } else if call.is_pending(now) {
+            scheduled_calls += 1;
+        } else {
+            waiting_calls += 1;
+        }
+    }
     Ok(ok(ActiveCalls {
         active_calls: live.len(),
+        waiting_calls,
+        scheduled_calls,
         global_in_use: slots.global_in_use,
         global_max: slots.global_max,
         global_utilization: slots.global_in_use as f64 / slots.global_max.max(1) as f64,
