@@ -80,6 +80,7 @@ async fn run(limit: Option<u32>) -> Run {
                 answer_url: "http://bot.example/answer".into(),
                 status_callback_url: format!("{sink_url}?callId={i}"),
                 ring_timeout: Duration::from_secs(60),
+                gate: None,
             };
             tokio::spawn(async move {
                 ask(

@@ -17,6 +17,7 @@ use crate::store::SqlStore;
 use crate::warmup::HttpWarmer;
 use crate::{secret, telemetry};
 use callvisor_actors::calls::CallSettings;
+use callvisor_actors::campaigns::CampaignSettings;
 use callvisor_actors::domain::PhoneNumber;
 use callvisor_actors::gateway::{BreakerPolicy, GatewayConfig, Rate, RateLimits, RetryPolicy};
 use callvisor_actors::ports::{Clock, Provider, SystemClock, WarmupPolicy};
@@ -81,6 +82,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tree, _) = Tree::start(TreeConfig {
         store: Arc::new(store.clone()),
+        campaign_store: Arc::new(store.clone()),
         gateway: gateway_config(args, provider),
         clock: Arc::clone(&clock),
         warmer: Arc::new(HttpWarmer::default()),
@@ -96,8 +98,10 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
             },
             ..CallSettings::default()
         },
+        campaigns: CampaignSettings::default(),
         global_max_calls: args.global_max_calls,
         call_restarts: RestartPolicy::default(),
+        campaign_restarts: RestartPolicy::default(),
         child_restarts: RestartPolicy::default(),
     })
     .await?;

@@ -242,6 +242,8 @@ fn call(agent: &Agent) -> Call {
         occurrence: None,
         schedule: None,
         next_occurrence_id: None,
+        campaign_id: None,
+        contact_position: None,
     }
 }
 

@@ -213,6 +213,7 @@ async fn every_request_the_twilio_adapter_sends_satisfies_the_official_openapi_d
         answer_url: "https://bot.example.com/answer".into(),
         status_callback_url: "https://cv.example.com/webhooks/twilio/status?callId=0193".into(),
         ring_timeout: Duration::from_secs(45),
+        gate: None,
     };
     twilio.create_call(&dial).await.unwrap();
     let _ = twilio.fetch_call(CALL).await;

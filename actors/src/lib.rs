@@ -5,17 +5,19 @@
 //!
 //! ## Layout
 //!
-//! - [`domain`]: ids, phone numbers, tenants, the call lifecycle (pure rules).
+//! - [`domain`]: ids, phone numbers, tenants, the call and campaign lifecycles (pure rules).
 //! - [`ports`]: the traits the tree needs from the outside: storage, provider, clock.
 //! - [`gateway`]: ProviderGateway, the only actor that talks to the provider.
 //! - [`broker`]: ConcurrencyBroker, per-client and global call slots.
 //! - [`calls`]: CallSupervisor and one CallActor per live call.
+//! - [`campaigns`]: CampaignSupervisor and one CampaignActor per running campaign.
 //! - [`root`]: RootSupervisor, which starts the tree and hands out a [`root::Tree`] handle.
 //! - [`supervision`]: the bounded-restart bookkeeping shared by the supervisors.
 //! - `testing` (feature `testing`): in-memory ports for tests on paused time.
 
 pub mod broker;
 pub mod calls;
+pub mod campaigns;
 pub mod domain;
 pub mod gateway;
 pub mod ports;

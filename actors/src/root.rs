@@ -1,5 +1,6 @@
 //! The RootSupervisor: starts the tree (ProviderGateway, ConcurrencyBroker,
-//! CallSupervisor), restarts whichever of them fails, and stops them in order.
+//! CallSupervisor, CampaignSupervisor), restarts whichever of them fails, and stops them
+//! in order: campaigns first (no new calls), then calls, then the services they use.
 //!
 //! The rest of the system reaches the tree through a [`Tree`] handle whose references
 //! follow restarts. A restarted CallSupervisor rebuilds its calls from storage; a
@@ -9,9 +10,14 @@ use crate::broker::{BrokerMsg, ConcurrencyBroker};
 use crate::calls::{
     CallContext, CallSettings, CallSupervisor, CallSupervisorArgs, CallSupervisorMsg,
 };
-use crate::gateway::{GatewayConfig, GatewayMsg, ProviderGateway};
-use crate::ports::{BotWarmer, CallStore, Clock};
-use crate::supervision::{Replaceable, RestartHistory, RestartPolicy};
+use crate::campaigns::{
+    CampaignContext, CampaignSettings, CampaignSupervisor, CampaignSupervisorArgs,
+    CampaignSupervisorMsg,
+};
+use crate::domain::campaign::CampaignStatus;
+use crate::gateway::{DialGates, GatewayConfig, GatewayMsg, ProviderGateway};
+use crate::ports::{BotWarmer, CallStore, CampaignStore, Clock};
+use crate::supervision::{LateRef, Replaceable, RestartHistory, RestartPolicy};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,16 +27,22 @@ use tokio::time::Instant;
 /// Everything the tree needs from outside.
 pub struct TreeConfig {
     pub store: Arc<dyn CallStore>,
+    /// Campaigns and contacts; the same database as `store` (a campaign's call and its
+    /// contact's move are written in one transaction).
+    pub campaign_store: Arc<dyn CampaignStore>,
     /// The provider and how to treat it: rate limits, retries, circuit breaker.
     pub gateway: GatewayConfig,
     pub clock: Arc<dyn Clock>,
     /// Wakes bots before their calls are dialed.
     pub warmer: Arc<dyn BotWarmer>,
     pub calls: CallSettings,
+    pub campaigns: CampaignSettings,
     /// System-wide concurrent calls.
     pub global_max_calls: u32,
     /// Restart budget of each CallActor.
     pub call_restarts: RestartPolicy,
+    /// Restart budget of each CampaignActor; beyond it the campaign is `failed`.
+    pub campaign_restarts: RestartPolicy,
     /// Restart budget of each of the root's children.
     pub child_restarts: RestartPolicy,
 }
@@ -42,11 +54,13 @@ pub struct Tree {
     pub gateway: Replaceable<GatewayMsg>,
     pub broker: Replaceable<BrokerMsg>,
     pub calls: Replaceable<CallSupervisorMsg>,
+    pub campaigns: Replaceable<CampaignSupervisorMsg>,
 }
 
 impl Tree {
     /// Starts the tree: gateway and broker first, then the CallSupervisor, which
-    /// re-spawns every live call before this returns.
+    /// re-spawns every live call, then the CampaignSupervisor, which resumes every
+    /// running campaign, all before this returns.
     pub async fn start(
         config: TreeConfig,
     ) -> Result<(Tree, tokio::task::JoinHandle<()>), ActorProcessingErr> {
@@ -82,6 +96,7 @@ enum Child {
     Gateway,
     Broker,
     Calls,
+    Campaigns,
 }
 
 /// The RootSupervisor.
@@ -91,6 +106,7 @@ pub struct RootSupervisor;
 pub struct RootState {
     config: TreeConfig,
     ctx: Arc<CallContext>,
+    campaign_ctx: Arc<CampaignContext>,
     tree: Option<Tree>,
     children: HashMap<ractor::ActorId, Child>,
     restarts: HashMap<Child, RestartHistory>,
@@ -118,6 +134,14 @@ impl Actor for RootSupervisor {
             cell.clone(),
         )
         .await?;
+        // Gates of running campaigns open before their recovered calls can dial.
+        let gates = DialGates::default();
+        for campaign in config.campaign_store.active_campaigns().await? {
+            if campaign.status == CampaignStatus::Running {
+                gates.open(campaign.id).await;
+            }
+        }
+        let provider_name = config.gateway.provider.name().to_string();
         let ctx = Arc::new(CallContext {
             store: Arc::clone(&config.store),
             gateway: Replaceable::new(gateway.clone()),
@@ -125,24 +149,38 @@ impl Actor for RootSupervisor {
             clock: Arc::clone(&config.clock),
             warmer: Arc::clone(&config.warmer),
             settings: config.calls.clone(),
-            provider_name: config.gateway.provider.name().to_string(),
+            provider_name: provider_name.clone(),
+            gates: gates.clone(),
+            campaigns: LateRef::default(),
         });
         let mut children = HashMap::new();
         children.insert(gateway.get_id(), Child::Gateway);
         children.insert(broker.get_id(), Child::Broker);
+        let calls = spawn_calls(&config, &ctx, &mut children, cell.clone()).await?;
+        let campaign_ctx = Arc::new(CampaignContext {
+            store: Arc::clone(&config.campaign_store),
+            calls_store: Arc::clone(&config.store),
+            calls: Replaceable::new(calls),
+            clock: Arc::clone(&config.clock),
+            gates,
+            settings: config.campaigns.clone(),
+            provider_name,
+        });
         let mut state = RootState {
             config,
             ctx,
+            campaign_ctx,
             tree: None,
             children,
             restarts: HashMap::new(),
         };
-        let calls = state.spawn_calls(cell).await?;
+        let campaigns = state.spawn_campaigns(cell).await?;
         state.tree = Some(Tree {
             root: myself.clone(),
             gateway: state.ctx.gateway.clone(),
             broker: state.ctx.broker.clone(),
-            calls: Replaceable::new(calls),
+            calls: state.campaign_ctx.calls.clone(),
+            campaigns: Replaceable::new(campaigns),
         });
         Ok(state)
     }
@@ -197,9 +235,17 @@ impl Actor for RootSupervisor {
         myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        // Calls first (they persist their state), then the services they used.
+        // Campaigns first (no new calls), then calls (they persist their state), then
+        // the services they used.
         state.children.clear();
         if let Some(tree) = &state.tree {
+            let campaigns = tree.campaigns.get();
+            campaigns
+                .stop_children_and_wait(None, Some(Duration::from_secs(10)))
+                .await;
+            let _ = campaigns
+                .stop_and_wait(None, Some(Duration::from_secs(10)))
+                .await;
             let calls = tree.calls.get();
             calls
                 .stop_children_and_wait(None, Some(Duration::from_secs(10)))
@@ -221,22 +267,40 @@ impl Child {
             Child::Gateway => "provider_gateway",
             Child::Broker => "concurrency_broker",
             Child::Calls => "call_supervisor",
+            Child::Campaigns => "campaign_supervisor",
         }
     }
 }
 
+async fn spawn_calls(
+    config: &TreeConfig,
+    ctx: &Arc<CallContext>,
+    children: &mut HashMap<ractor::ActorId, Child>,
+    cell: ActorCell,
+) -> Result<ActorRef<CallSupervisorMsg>, ActorProcessingErr> {
+    let args = CallSupervisorArgs {
+        ctx: Arc::clone(ctx),
+        restart_policy: config.call_restarts,
+    };
+    let (calls, _) = Actor::spawn_linked(None, CallSupervisor, args, cell).await?;
+    children.insert(calls.get_id(), Child::Calls);
+    Ok(calls)
+}
+
 impl RootState {
-    async fn spawn_calls(
+    /// Starts the CampaignSupervisor and points the CallActors' reports at it.
+    async fn spawn_campaigns(
         &mut self,
         cell: ActorCell,
-    ) -> Result<ActorRef<CallSupervisorMsg>, ActorProcessingErr> {
-        let args = CallSupervisorArgs {
-            ctx: Arc::clone(&self.ctx),
-            restart_policy: self.config.call_restarts,
+    ) -> Result<ActorRef<CampaignSupervisorMsg>, ActorProcessingErr> {
+        let args = CampaignSupervisorArgs {
+            ctx: Arc::clone(&self.campaign_ctx),
+            restart_policy: self.config.campaign_restarts,
         };
-        let (calls, _) = Actor::spawn_linked(None, CallSupervisor, args, cell).await?;
-        self.children.insert(calls.get_id(), Child::Calls);
-        Ok(calls)
+        let (campaigns, _) = Actor::spawn_linked(None, CampaignSupervisor, args, cell).await?;
+        self.children.insert(campaigns.get_id(), Child::Campaigns);
+        self.ctx.campaigns.set(campaigns.clone());
+        Ok(campaigns)
     }
 
     async fn respawn(&mut self, child: Child, cell: ActorCell) -> Result<(), ActorProcessingErr> {
@@ -264,9 +328,13 @@ impl RootState {
                 self.ctx.broker.replace(broker);
             }
             Child::Calls => {
-                let calls = self.spawn_calls(cell).await?;
+                let calls = spawn_calls(&self.config, &self.ctx, &mut self.children, cell).await?;
+                self.campaign_ctx.calls.replace(calls);
+            }
+            Child::Campaigns => {
+                let campaigns = self.spawn_campaigns(cell).await?;
                 if let Some(tree) = &self.tree {
-                    tree.calls.replace(calls);
+                    tree.campaigns.replace(campaigns);
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Bookkeeping shared by the supervisors: how many restarts an entity may have in a
-//! window before its supervisor gives up on it, and a replaceable actor reference so
-//! that a restarted actor is reached through the same handle.
+//! window before its supervisor gives up on it, a replaceable actor reference so that a
+//! restarted actor is reached through the same handle, and a reference set late.
 
 use ractor::{ActorRef, Message};
 use std::collections::VecDeque;
@@ -76,6 +76,39 @@ impl<M: Message> Replaceable<M> {
         match self.0.write() {
             Ok(mut guard) => *guard = actor,
             Err(poisoned) => *poisoned.into_inner() = actor,
+        }
+    }
+}
+
+/// An actor reference that exists only once a later part of the tree has started: the
+/// CallActors report to the CampaignSupervisor, which starts after the calls it needs.
+/// Until it is set, [`LateRef::get`] is `None`.
+pub struct LateRef<M: Message>(Arc<RwLock<Option<ActorRef<M>>>>);
+
+impl<M: Message> Clone for LateRef<M> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<M: Message> Default for LateRef<M> {
+    fn default() -> Self {
+        Self(Arc::new(RwLock::new(None)))
+    }
+}
+
+impl<M: Message> LateRef<M> {
+    pub fn get(&self) -> Option<ActorRef<M>> {
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set(&self, actor: ActorRef<M>) {
+        match self.0.write() {
+            Ok(mut guard) => *guard = Some(actor),
+            Err(poisoned) => *poisoned.into_inner() = Some(actor),
         }
     }
 }

@@ -39,6 +39,7 @@ fn dial(n: usize) -> DialRequest {
         answer_url: "http://bot.test/answer".into(),
         status_callback_url: format!("http://cv.test/webhooks/twilio/status?callId={n}"),
         ring_timeout: Duration::from_secs(60),
+        gate: None,
     }
 }
 

@@ -108,7 +108,7 @@ impl ApiError {
             E::Ambiguous => Self::provider(format!(
                 "{e}: the request may have taken effect and is not sent again"
             )),
-            E::Rejected { .. } | E::Unsupported(_) | E::Protocol(_) => {
+            E::Rejected { .. } | E::Unsupported(_) | E::Protocol(_) | E::Withheld => {
                 Self::provider(e.to_string())
             }
         }

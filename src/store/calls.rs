@@ -56,7 +56,7 @@ impl Default for CallFilter {
 }
 
 /// `$1, $2, …, $n`.
-fn placeholders(n: usize) -> String {
+pub(super) fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -83,6 +83,15 @@ static INSERT_CALL_ONCE: LazyLock<String> = LazyLock::new(|| {
     let count = CALL_COLUMNS.split(',').count();
     format!(
         "INSERT INTO calls ({CALL_COLUMNS}) VALUES ({}) ON CONFLICT DO NOTHING",
+        placeholders(count)
+    )
+});
+
+/// Inserts a new call; a call already holding its id or its place fails the insert.
+static INSERT_CALL: LazyLock<String> = LazyLock::new(|| {
+    let count = CALL_COLUMNS.split(',').count();
+    format!(
+        "INSERT INTO calls ({CALL_COLUMNS}) VALUES ({})",
         placeholders(count)
     )
 });
@@ -194,6 +203,19 @@ impl SqlStore {
             .map_err(|e| error(format!("reading {what}"), e))?;
         row.as_ref().map(rows::call).transpose()
     }
+}
+
+/// Inserts a new call and its first events inside `tx`.
+pub(super) async fn insert_new_call(
+    tx: &mut Transaction<'_, Any>,
+    call: &Call,
+    events: &[CallEvent],
+) -> Result<(), StoreError> {
+    rows::bind_call(sqlx::query(&INSERT_CALL), call)?
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| error(format!("inserting call {}", call.id), e))?;
+    insert_events(tx, events).await
 }
 
 /// Inserts `events` inside `tx`.
@@ -330,8 +352,8 @@ mod tests {
     #[test]
     fn the_upsert_writes_every_column_and_replaces_all_but_the_id() {
         let sql = UPSERT_CALL.as_str();
-        assert!(sql.contains("$35)"), "{sql}");
-        assert!(!sql.contains("$36"), "{sql}");
+        assert!(sql.contains("$37)"), "{sql}");
+        assert!(!sql.contains("$38"), "{sql}");
         assert!(
             sql.contains("recording_url = excluded.recording_url"),
             "{sql}"

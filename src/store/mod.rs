@@ -10,17 +10,21 @@
 //! - `sqlite`: SQLite URL preparation and per-connection settings.
 //! - `tenants`: clients and agents.
 //! - `calls`: calls and call events, including the actors' [`CallStore`] port.
-//! - `rows`: conversion between rows and domain values.
+//! - `campaigns`: campaigns and contacts, including the actors' `CampaignStore` port.
+//! - `rows`, `campaign_rows`: conversion between rows and domain values.
 //!
 //! [`CallStore`]: callvisor_actors::ports::CallStore
 
 mod calls;
+mod campaign_rows;
+mod campaigns;
 mod rows;
 mod sqlite;
 mod tenants;
 
 pub use calls::CallFilter;
 pub use callvisor_actors::ports::StoreError;
+pub use campaigns::{CampaignFilter, FailureCounts};
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::migrate::Migrator;

@@ -36,7 +36,8 @@ pub(super) const CALL_COLUMNS: &str = "id, client_id, agent_id, to_number, from_
      created_at, updated_at, dial_started_at, answered_at, ended_at, last_heard_at, \
      duration_seconds, price, recording_url, warmup_url, warmup_attempts, warmup_millis, \
      bot_ready_at, not_before, slot_granted_at, attempt, original_call_id, retry_policy, \
-     next_attempt_id, series_id, occurrence, schedule, next_occurrence_id";
+     next_attempt_id, series_id, occurrence, schedule, next_occurrence_id, campaign_id, \
+     contact_position";
 
 /// The columns of `call_events`, in the order [`bind_event`] binds them.
 pub(super) const EVENT_COLUMNS: &str = "id, call_id, source, kind, applied, sequence, detail, at";
@@ -47,12 +48,14 @@ pub(super) fn millis(at: DateTime<Utc>) -> i64 {
 }
 
 /// JSON as stored: its compact text.
-fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
+pub(super) fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError(format!("encoding JSON: {e}")))
 }
 
 /// Optional JSON as stored: its text, or NULL.
-fn json_text_opt(value: Option<&impl serde::Serialize>) -> Result<Option<String>, StoreError> {
+pub(super) fn json_text_opt(
+    value: Option<&impl serde::Serialize>,
+) -> Result<Option<String>, StoreError> {
     value.map(json_text).transpose()
 }
 
@@ -117,7 +120,9 @@ pub(super) fn bind_call<'q>(query: AnyQuery<'q>, c: &'q Call) -> Result<AnyQuery
         .bind(c.series_id.map(|id| id.to_string()))
         .bind(c.occurrence.map(i64::from))
         .bind(json_text_opt(c.schedule.as_ref())?)
-        .bind(c.next_occurrence_id.map(|id| id.to_string())))
+        .bind(c.next_occurrence_id.map(|id| id.to_string()))
+        .bind(c.campaign_id.map(|id| id.to_string()))
+        .bind(c.contact_position.map(i64::from)))
 }
 
 /// Binds the values of an event in [`EVENT_COLUMNS`] order.
@@ -206,14 +211,11 @@ pub(super) fn call(row: &AnyRow) -> Result<Call, StoreError> {
             retry_policy: r.json_opt("retry_policy")?,
             next_attempt_id: r.parse_opt("next_attempt_id")?,
             series_id: r.parse_opt("series_id")?,
-            occurrence: r
-                .get::<Option<i64>>("occurrence")?
-                .map(|n| {
-                    u32::try_from(n).map_err(|_| format!("column occurrence: {n} is out of range"))
-                })
-                .transpose()?,
+            occurrence: r.count_opt("occurrence")?,
             schedule: r.json_opt("schedule")?,
             next_occurrence_id: r.parse_opt("next_occurrence_id")?,
+            campaign_id: r.parse_opt("campaign_id")?,
+            contact_position: r.count_opt("contact_position")?,
         })
     })
 }
@@ -240,7 +242,7 @@ pub(super) fn event(row: &AnyRow) -> Result<CallEvent, StoreError> {
 }
 
 /// Runs a row reader and, when it fails, says which table and row it failed on.
-fn decode<T>(
+pub(super) fn decode<T>(
     table: &str,
     row: &AnyRow,
     read: impl FnOnce(&Reader<'_>) -> Result<T, String>,
@@ -255,10 +257,10 @@ fn decode<T>(
 }
 
 /// Typed column access whose errors name the column.
-struct Reader<'r>(&'r AnyRow);
+pub(super) struct Reader<'r>(&'r AnyRow);
 
 impl<'r> Reader<'r> {
-    fn get<T>(&self, column: &str) -> Result<T, String>
+    pub(super) fn get<T>(&self, column: &str) -> Result<T, String>
     where
         T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
     {
@@ -267,7 +269,7 @@ impl<'r> Reader<'r> {
             .map_err(|e| format!("column {column}: {e}"))
     }
 
-    fn parse<T>(&self, column: &str) -> Result<T, String>
+    pub(super) fn parse<T>(&self, column: &str) -> Result<T, String>
     where
         T: FromStr,
         T::Err: Display,
@@ -277,7 +279,7 @@ impl<'r> Reader<'r> {
             .map_err(|e| format!("column {column}: '{text}': {e}"))
     }
 
-    fn parse_opt<T>(&self, column: &str) -> Result<Option<T>, String>
+    pub(super) fn parse_opt<T>(&self, column: &str) -> Result<Option<T>, String>
     where
         T: FromStr,
         T::Err: Display,
@@ -291,13 +293,13 @@ impl<'r> Reader<'r> {
         }
     }
 
-    fn time(&self, column: &str) -> Result<DateTime<Utc>, String> {
+    pub(super) fn time(&self, column: &str) -> Result<DateTime<Utc>, String> {
         let ms: i64 = self.get(column)?;
         DateTime::from_timestamp_millis(ms)
             .ok_or_else(|| format!("column {column}: {ms} ms is not a representable time"))
     }
 
-    fn time_opt(&self, column: &str) -> Result<Option<DateTime<Utc>>, String> {
+    pub(super) fn time_opt(&self, column: &str) -> Result<Option<DateTime<Utc>>, String> {
         match self.get::<Option<i64>>(column)? {
             None => Ok(None),
             Some(ms) => DateTime::from_timestamp_millis(ms)
@@ -306,13 +308,16 @@ impl<'r> Reader<'r> {
         }
     }
 
-    fn json(&self, column: &str) -> Result<serde_json::Value, String> {
+    pub(super) fn json(&self, column: &str) -> Result<serde_json::Value, String> {
         let text: String = self.get(column)?;
         serde_json::from_str(&text).map_err(|e| format!("column {column}: invalid JSON: {e}"))
     }
 
     /// Optional JSON text decoded into a domain value.
-    fn json_opt<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<Option<T>, String> {
+    pub(super) fn json_opt<T: serde::de::DeserializeOwned>(
+        &self,
+        column: &str,
+    ) -> Result<Option<T>, String> {
         let text: Option<String> = self.get(column)?;
         text.map(|t| serde_json::from_str(&t))
             .transpose()
@@ -320,8 +325,15 @@ impl<'r> Reader<'r> {
     }
 
     /// A non-negative count that fits 32 bits.
-    fn count(&self, column: &str) -> Result<u32, String> {
+    pub(super) fn count(&self, column: &str) -> Result<u32, String> {
         let n: i64 = self.get(column)?;
         u32::try_from(n).map_err(|_| format!("column {column}: {n} is out of range"))
+    }
+
+    /// An optional non-negative count that fits 32 bits.
+    pub(super) fn count_opt(&self, column: &str) -> Result<Option<u32>, String> {
+        self.get::<Option<i64>>(column)?
+            .map(|n| u32::try_from(n).map_err(|_| format!("column {column}: {n} is out of range")))
+            .transpose()
     }
 }

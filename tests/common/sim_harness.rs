@@ -22,6 +22,7 @@ pub fn dial_with(to: &str, answer_url: &str, status_callback_url: String) -> Dia
         answer_url: answer_url.into(),
         status_callback_url,
         ring_timeout: Duration::from_secs(30),
+        gate: None,
     }
 }
 

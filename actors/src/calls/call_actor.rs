@@ -56,6 +56,9 @@ pub enum CallMsg {
     },
     /// Hang up / cancel the call.
     Cancel(RpcReplyPort<Result<Call, CancelError>>),
+    /// Cancel the call if it has not been dialed yet; a dialed call goes on (its
+    /// campaign paused: live calls finish, waiting ones give their slots back).
+    Withdraw,
     /// The ConcurrencyBroker granted the call its slot.
     SlotGranted,
     /// The bot's warm-up finished: after how many attempts, how long in all, and whether
@@ -189,6 +192,7 @@ impl Actor for CallActor {
                 }
             }
             CallMsg::Cancel(reply) => state.cancel(reply).await?,
+            CallMsg::Withdraw => state.withdraw().await?,
             CallMsg::SlotGranted => state.slot_granted(&myself).await?,
             CallMsg::WarmupDone {
                 attempts,
@@ -271,7 +275,7 @@ impl CallState {
         let (reply, granted) = ractor::concurrency::oneshot();
         self.ctx.broker.get().cast(BrokerMsg::Wait {
             client,
-            lane: self.call.lane().as_str().to_string(),
+            lane: self.call.lane().key(),
             call: self.call.id,
             client_limit: limit.unwrap_or(DEFAULT_MAX_CONCURRENT_CALLS),
             reply: reply.into(),
@@ -297,7 +301,7 @@ impl CallState {
         self.call.slot_granted_at = Some(now);
         self.call.last_heard_at = now;
         self.call.updated_at = now;
-        let detail = json!({"waitedMillis": waited.max(0), "lane": self.call.lane().as_str()});
+        let detail = json!({"waitedMillis": waited.max(0), "lane": self.call.lane().key()});
         let event = self.event(EventSource::Actor, "slot_granted", true, detail);
         self.save(&[event]).await?;
         self.arm_timeout(myself);
@@ -456,6 +460,7 @@ impl CallState {
             answer_url: self.call.answer_url.clone(),
             status_callback_url: self.ctx.settings.status_callback_url(self.call.id),
             ring_timeout: self.ctx.settings.ring_timeout,
+            gate: self.call.campaign_id.map(|c| self.ctx.gates.gate(c)),
         };
         self.dial_in_flight = true;
         self.ask_gateway(
@@ -484,6 +489,20 @@ impl CallState {
                     .await?;
                 if let Some(reply) = self.pending_cancel.take() {
                     self.cancel(reply).await?;
+                }
+            }
+            Err(ProviderError::Withheld) => {
+                // The campaign closed its gate: this dial never left.
+                self.call.dial_started_at = None;
+                self.finish(
+                    CallStatus::Canceled,
+                    Some(FailureReason::Canceled),
+                    "dial_withheld",
+                    json!({"reason": "campaign not dialing"}),
+                )
+                .await?;
+                if let Some(reply) = self.pending_cancel.take() {
+                    let _ = reply.send(Ok(self.call.clone()));
                 }
             }
             Err(ProviderError::Ambiguous) => {
@@ -710,6 +729,20 @@ impl CallState {
         Ok(())
     }
 
+    /// Cancels a call that has not been dialed (it is waiting for a slot or its bot).
+    async fn withdraw(&mut self) -> Result<(), ActorProcessingErr> {
+        if !self.call.is_live() || self.call.dial_started_at.is_some() {
+            return Ok(());
+        }
+        self.finish(
+            CallStatus::Canceled,
+            Some(FailureReason::Canceled),
+            "withdrawn",
+            json!({"reason": "campaign stopped dialing"}),
+        )
+        .await
+    }
+
     /// Ends the call with a status of our own making and persists it.
     async fn finish(
         &mut self,
@@ -749,6 +782,7 @@ impl CallState {
         });
         metrics::counter!("callvisor_calls_finished_total", "status" => self.call.status.as_str())
             .increment(1);
+        self.ctx.report_end(&self.call);
         if let Some(reply) = self.pending_cancel.take() {
             let _ = reply.send(Err(CancelError::AlreadyFinal(self.call.status)));
         }

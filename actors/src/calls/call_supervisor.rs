@@ -88,6 +88,8 @@ pub enum CallSupervisorMsg {
         reply: RpcReplyPort<Result<WebhookOutcome, String>>,
     },
     Cancel(CallId, RpcReplyPort<Result<Call, CancelError>>),
+    /// Cancel those of these calls that have not been dialed yet.
+    Withdraw(Vec<CallId>),
     /// How many calls are live (have an actor).
     LiveCount(RpcReplyPort<usize>),
 }
@@ -212,6 +214,13 @@ impl Actor for CallSupervisor {
                     }));
                 }
             },
+            CallSupervisorMsg::Withdraw(ids) => {
+                for id in ids {
+                    if let Some(actor) = state.by_call.get(&id) {
+                        let _ = actor.cast(CallMsg::Withdraw);
+                    }
+                }
+            }
             CallSupervisorMsg::LiveCount(reply) => {
                 let _ = reply.send(state.by_call.len());
             }
@@ -301,7 +310,7 @@ impl CallSupervisorState {
         let events: Vec<CallEvent> = calls
             .iter()
             .map(|c| {
-                let detail = json!({"notBefore": c.not_before, "lane": c.lane().as_str()});
+                let detail = json!({"notBefore": c.not_before, "lane": c.lane().key()});
                 CallEvent::new(c.id, EventSource::Api, "created", true, detail, now)
             })
             .collect();
@@ -514,6 +523,7 @@ impl CallSupervisorState {
             call: id,
         });
         metrics::counter!("callvisor_calls_finished_total", "status" => "failed").increment(1);
+        self.ctx.report_end(&call);
         Ok(())
     }
 

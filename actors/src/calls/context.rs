@@ -1,10 +1,12 @@
 //! What every CallActor needs to reach the rest of the system, shared by all of them.
 
 use crate::broker::BrokerMsg;
-use crate::domain::CallId;
-use crate::gateway::GatewayMsg;
+use crate::campaigns::CampaignSupervisorMsg;
+use crate::domain::campaign::CallEnded;
+use crate::domain::{Call, CallId};
+use crate::gateway::{DialGates, GatewayMsg};
 use crate::ports::{BotWarmer, CallStore, Clock, WarmupPolicy};
-use crate::supervision::Replaceable;
+use crate::supervision::{LateRef, Replaceable};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,4 +70,29 @@ pub struct CallContext {
     pub settings: CallSettings,
     /// Name of the provider calls are placed with, recorded on each call.
     pub provider_name: String,
+    /// Campaigns' dial gates, which campaign calls carry to the gateway.
+    pub gates: DialGates,
+    /// Where campaign calls report their end.
+    pub campaigns: LateRef<CampaignSupervisorMsg>,
+}
+
+impl CallContext {
+    /// Tells the call's campaign, if it has one, that the call is over. A report lost
+    /// here (the CampaignSupervisor not yet started, or restarting) is made good when the
+    /// campaign's actor starts: it reads the outcome of its calls from storage.
+    pub fn report_end(&self, call: &Call) {
+        let (Some(campaign_id), Some(position)) = (call.campaign_id, call.contact_position) else {
+            return;
+        };
+        if let Some(campaigns) = self.campaigns.get() {
+            let _ = campaigns.cast(CampaignSupervisorMsg::CallEnded(CallEnded {
+                campaign_id,
+                position,
+                call_id: call.id,
+                status: call.status,
+                failure_reason: call.failure_reason,
+                dialed: call.dial_started_at.is_some(),
+            }));
+        }
+    }
 }

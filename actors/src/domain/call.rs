@@ -5,7 +5,7 @@
 //! observed status moves the call and returns that decision, so that every observation is
 //! kept in the history while only forward moves change the call.
 
-use super::ids::{AgentId, CallId, ClientId, EventId};
+use super::ids::{AgentId, CallId, CampaignId, ClientId, EventId};
 use super::phone::PhoneNumber;
 use super::retry::RetryPolicy;
 use super::schedule::Schedule;
@@ -274,6 +274,9 @@ pub struct Call {
     pub next_attempt_id: Option<CallId>,
     /// The series' next occurrence, made when this one came due.
     pub next_occurrence_id: Option<CallId>,
+    /// The campaign that made the call, and the contact's place in its list.
+    pub campaign_id: Option<CampaignId>,
+    pub contact_position: Option<u32>,
 }
 
 /// What a caller asks for when placing a call.
@@ -296,6 +299,8 @@ pub struct CallRequest {
 /// The line a waiting call queues in for its slot, within its client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
+    /// Calls of one campaign.
+    Campaign(CampaignId),
     /// Calls placed over the API (bulk).
     Api,
     /// Occurrences of scheduled calls.
@@ -305,11 +310,13 @@ pub enum Lane {
 }
 
 impl Lane {
-    pub fn as_str(self) -> &'static str {
+    /// The lane's name in the broker's line and in call histories.
+    pub fn key(self) -> String {
         match self {
-            Self::Api => "api",
-            Self::Scheduled => "scheduled",
-            Self::Retries => "retries",
+            Self::Campaign(id) => format!("campaign:{id}"),
+            Self::Api => "api".into(),
+            Self::Scheduled => "scheduled".into(),
+            Self::Retries => "retries".into(),
         }
     }
 }
@@ -355,12 +362,16 @@ impl Call {
             schedule: request.schedule,
             next_attempt_id: None,
             next_occurrence_id: None,
+            campaign_id: None,
+            contact_position: None,
         }
     }
 
     /// The line the call waits in for a slot.
     pub fn lane(&self) -> Lane {
-        if self.attempt > 1 {
+        if let Some(campaign) = self.campaign_id {
+            Lane::Campaign(campaign)
+        } else if self.attempt > 1 {
             Lane::Retries
         } else if self.schedule.is_some() {
             Lane::Scheduled

@@ -57,3 +57,7 @@ typed_id!(
     /// One entry of a call's event history.
     EventId
 );
+typed_id!(
+    /// A campaign: one contact list dialed under one retry policy, pacing and window.
+    CampaignId
+);

@@ -84,24 +84,7 @@ impl Schedule {
     /// least one day, sane intervals, an end that is not before the start.
     pub fn validate(&self) -> Result<(), ScheduleError> {
         if let Some(hours) = &self.business_hours {
-            if hours.start >= hours.end {
-                return Err(invalid(
-                    "businessHours.end",
-                    "must be later than businessHours.start",
-                ));
-            }
-            if hours.days_of_week.is_empty() {
-                return Err(invalid(
-                    "businessHours.daysOfWeek",
-                    "must name at least one day",
-                ));
-            }
-            if let Some(day) = hours.days_of_week.iter().find(|d| **d > 6) {
-                return Err(invalid(
-                    "businessHours.daysOfWeek",
-                    format!("has {day}; days are 0 (Sunday) to 6 (Saturday)"),
-                ));
-            }
+            hours.validate("businessHours")?;
         }
         if let Some(r) = &self.recurrence {
             if !(1..=MAX_INTERVAL).contains(&r.interval) {
@@ -190,41 +173,99 @@ impl Schedule {
         }
     }
 
-    /// The first moment at or after `local` that is inside business hours.
+    /// The first moment at or after `local` that is inside business hours, if any.
     fn opening(&self, local: NaiveDateTime) -> NaiveDateTime {
-        let Some(hours) = &self.business_hours else {
-            return local;
-        };
-        let is_open = |day: NaiveDate| {
-            let weekday = day.weekday().num_days_from_sunday();
-            hours.days_of_week.iter().any(|d| u32::from(*d) == weekday)
-        };
+        match &self.business_hours {
+            Some(hours) => hours.opening(local),
+            None => local,
+        }
+    }
+
+    fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        local_to_utc(self.timezone, local)
+    }
+}
+
+impl BusinessHours {
+    /// Whether `day` is one of the open days.
+    fn is_open_day(&self, day: NaiveDate) -> bool {
+        let weekday = day.weekday().num_days_from_sunday();
+        self.days_of_week.iter().any(|d| u32::from(*d) == weekday)
+    }
+
+    /// Whether the local time `local` is inside the hours.
+    pub fn contains(&self, local: NaiveDateTime) -> bool {
+        let time = local.time();
+        self.is_open_day(local.date()) && time >= self.start && time < self.end
+    }
+
+    /// The first local moment at or after `local` that is inside the hours (`local`
+    /// itself when it is).
+    pub fn opening(&self, local: NaiveDateTime) -> NaiveDateTime {
         let (mut day, mut time) = (local.date(), local.time());
         for _ in 0..8 {
-            if is_open(day) && time < hours.end {
-                return day.and_time(time.max(hours.start));
+            if self.is_open_day(day) && time < self.end {
+                return day.and_time(time.max(self.start));
             }
             day = day.succ_opt().unwrap_or(day);
-            time = hours.start;
+            time = self.start;
         }
         local // unreachable with at least one open day; kept total
     }
 
-    /// The instant of a local time. A time that occurs twice (clocks going back) is the
-    /// first of the two; a time that does not exist (clocks going forward) moves to the
-    /// first minute that does.
-    fn to_utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        let mut probe = local;
-        for _ in 0..=180 {
-            match self.timezone.from_local_datetime(&probe) {
-                LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => {
-                    return at.with_timezone(&Utc)
-                }
-                LocalResult::None => probe += chrono::Duration::minutes(1),
-            }
+    /// The first instant at or after `at` that is inside the hours as kept in `zone`.
+    pub fn next_opening(&self, zone: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
+        let local = at.with_timezone(&zone).naive_local();
+        if self.contains(local) {
+            return at;
         }
-        Utc.from_utc_datetime(&local)
+        local_to_utc(zone, self.opening(local)).max(at)
     }
+
+    /// The instant the hours close after `at` (which is inside them), in `zone`.
+    pub fn closing_after(&self, zone: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
+        let local = at.with_timezone(&zone).naive_local();
+        local_to_utc(zone, local.date().and_time(self.end)).max(at)
+    }
+
+    /// Checks that the hours open before they close and name real days; `prefix` is the
+    /// request field they came from (`businessHours` or `window`).
+    pub fn validate(&self, prefix: &'static str) -> Result<(), ScheduleError> {
+        let (end_field, days_field) = match prefix {
+            "window" => ("window.end", "window.daysOfWeek"),
+            _ => ("businessHours.end", "businessHours.daysOfWeek"),
+        };
+        if self.start >= self.end {
+            let message = format!("must be later than {prefix}.start");
+            return Err(invalid(end_field, message));
+        }
+        if self.days_of_week.is_empty() {
+            return Err(invalid(days_field, "must name at least one day"));
+        }
+        if let Some(day) = self.days_of_week.iter().find(|d| **d > 6) {
+            return Err(invalid(
+                days_field,
+                format!("has {day}; days are 0 (Sunday) to 6 (Saturday)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The instant of a local time in `zone`. A time that occurs twice (clocks going back)
+/// is the first of the two; a time that does not exist (clocks going forward) moves to
+/// the first minute that does.
+pub fn local_to_utc(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    let mut probe = local;
+    for _ in 0..=180 {
+        match zone.from_local_datetime(&probe) {
+            LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => {
+                return at.with_timezone(&Utc)
+            }
+            LocalResult::None => probe += chrono::Duration::minutes(1),
+        }
+    }
+    Utc.from_utc_datetime(&local)
 }
 
 #[cfg(test)]

@@ -10,17 +10,20 @@
 //! Messages draw from a quota of their own, so a burst of SMS never delays a call. Each request
 //! runs in its own task so a slow provider never blocks the gateway's mailbox.
 //!
+//! - `gate`: campaigns' dial gates, which a create-call must pass right before it leaves.
 //! - `limiter`: governor quotas on tokio's clock.
 //! - `breaker`: the circuit breaker.
 //! - `retry`: which failures are retried and when.
 //! - `pipeline`: one request through all of the above, with its metrics.
 
 mod breaker;
+mod gate;
 mod limiter;
 mod pipeline;
 mod retry;
 
 pub use breaker::{Admission, Breaker, BreakerPolicy, CircuitState};
+pub use gate::{DialGate, DialGates, GatePass};
 pub use limiter::{Limiter, LimiterStats, Rate};
 pub use retry::RetryPolicy;
 
@@ -116,7 +119,14 @@ impl Actor for ProviderGateway {
                 p.run(ApiClass::CreateCall, "create_call", false, || {
                     let provider = p.provider();
                     let req = req.clone();
-                    async move { provider.create_call(&req).await }
+                    async move {
+                        // Held until the provider answers: see `gate`.
+                        let _pass = match &req.gate {
+                            Some(gate) => Some(gate.pass().await.ok_or(ProviderError::Withheld)?),
+                            None => None,
+                        };
+                        provider.create_call(&req).await
+                    }
                 })
                 .await
             }),

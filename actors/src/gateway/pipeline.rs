@@ -146,5 +146,6 @@ fn outcome_label<T>(result: &Result<T, ProviderError>) -> &'static str {
         Err(ProviderError::Rejected { .. }) => "rejected",
         Err(ProviderError::Unsupported(_)) => "unsupported",
         Err(ProviderError::Protocol(_)) => "protocol_error",
+        Err(ProviderError::Withheld) => "withheld",
     }
 }

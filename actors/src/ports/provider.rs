@@ -2,6 +2,7 @@
 //! Each adapter (Twilio, Plivo, Exotel) maps these to its own wire format.
 
 use crate::domain::{CallStatus, Observation, PhoneNumber};
+use crate::gateway::DialGate;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -18,6 +19,9 @@ pub struct DialRequest {
     pub status_callback_url: String,
     /// How long to let the phone ring before giving up.
     pub ring_timeout: Duration,
+    /// The campaign's dial gate, for a campaign's call: the request leaves only while it
+    /// is open.
+    pub gate: Option<DialGate>,
 }
 
 /// The provider's acknowledgement of a create-call request.
@@ -101,6 +105,9 @@ pub enum ProviderError {
     /// The provider answered something we could not read.
     #[error("unreadable provider response: {0}")]
     Protocol(String),
+    /// Not sent: the call's campaign closed its dial gate (it was paused or cancelled).
+    #[error("not sent: the campaign is not dialing")]
+    Withheld,
 }
 
 impl ProviderError {
@@ -118,7 +125,7 @@ impl ProviderError {
     pub fn surely_not_done(&self) -> bool {
         matches!(
             self,
-            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Connect(_)
+            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Connect(_) | Self::Withheld
         )
     }
 

@@ -1,20 +1,26 @@
 //! A [`CallStore`] in memory, with a switch to make the next save panic (to test that
 //! supervisors rebuild actors from what was persisted).
 
-use crate::domain::{Call, CallEvent, CallId, ClientId};
+use crate::domain::campaign::{Campaign, Contact};
+use crate::domain::{Call, CallEvent, CallId, CampaignId, ClientId};
 use crate::ports::{CallStore, StoreError};
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Calls and events in memory.
 #[derive(Default)]
 pub struct MemoryStore {
-    calls: Mutex<HashMap<CallId, Call>>,
-    events: Mutex<Vec<CallEvent>>,
+    pub(super) calls: Mutex<HashMap<CallId, Call>>,
+    pub(super) events: Mutex<Vec<CallEvent>>,
+    pub(super) campaigns: Mutex<HashMap<CampaignId, Campaign>>,
+    /// Contacts by campaign and position.
+    pub(super) contacts: Mutex<BTreeMap<(CampaignId, u32), Contact>>,
     /// Saves left to panic on (a crash inside an actor's handler).
     panics_left: AtomicUsize,
+    /// Campaign writes left to panic on.
+    campaign_panics_left: AtomicUsize,
     /// Clients' concurrent-call limits; a client not set here has the default of 10.
     limits: Mutex<HashMap<ClientId, u32>>,
 }
@@ -62,6 +68,22 @@ impl MemoryStore {
             .is_ok();
         if armed {
             panic!("injected crash while saving call {}", call.id);
+        }
+    }
+
+    /// Makes the next `n` campaign writes panic before writing anything.
+    pub fn panic_on_next_campaign_writes(&self, n: usize) {
+        self.campaign_panics_left.store(n, Ordering::SeqCst);
+    }
+
+    /// Panics if a campaign write was armed to.
+    pub(super) fn maybe_crash_campaign(&self, campaign: &Campaign) {
+        let armed = self
+            .campaign_panics_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if armed {
+            panic!("injected crash while writing campaign {}", campaign.id);
         }
     }
 

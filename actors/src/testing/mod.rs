@@ -1,10 +1,11 @@
 //! In-memory ports for tests of the tree on paused tokio time: a store kept in a mutex,
 //! a provider that records requests and answers as scripted.
 
+mod memory_campaigns;
 mod memory_store;
 mod scripted_provider;
 mod scripted_warmer;
 
 pub use memory_store::{MemoryStore, DEFAULT_CLIENT_LIMIT};
-pub use scripted_provider::ScriptedProvider;
+pub use scripted_provider::{DialHook, ScriptedProvider};
 pub use scripted_warmer::ScriptedWarmer;

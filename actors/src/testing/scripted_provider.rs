@@ -10,9 +10,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Called with every accepted create-call request and its provider id, so a test can
+/// play the provider's webhooks.
+pub type DialHook = Box<dyn Fn(&DialRequest, &str) + Send + Sync>;
+
 /// A scripted provider.
 #[derive(Default)]
 pub struct ScriptedProvider {
+    on_dial: Mutex<Option<DialHook>>,
     /// Answers for the next create-call requests; when empty, calls are accepted.
     create_answers: Mutex<VecDeque<Result<DialAccepted, ProviderError>>>,
     /// How long a create-call request takes.
@@ -37,6 +42,11 @@ pub struct ScriptedProvider {
 }
 
 impl ScriptedProvider {
+    /// Calls `hook` after every accepted create-call.
+    pub fn on_dial(&self, hook: DialHook) {
+        *self.on_dial.lock().unwrap() = Some(hook);
+    }
+
     /// Queues the answer to a future create-call request.
     pub fn answer_next_create(&self, answer: Result<DialAccepted, ProviderError>) {
         self.create_answers.lock().unwrap().push_back(answer);
@@ -150,6 +160,9 @@ impl Provider for ScriptedProvider {
                 request.to.as_str(),
                 CallStatus::Queued,
             );
+            if let Some(hook) = self.on_dial.lock().unwrap().as_ref() {
+                hook(request, &accepted.provider_call_id);
+            }
         }
         answer
     }

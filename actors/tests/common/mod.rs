@@ -7,6 +7,7 @@ use callvisor_actors::broker::{BrokerMsg, SlotStats};
 use callvisor_actors::calls::{
     CallRef, CallSettings, CallSupervisorMsg, NewCall, PlaceError, WebhookOutcome,
 };
+use callvisor_actors::campaigns::CampaignSettings;
 use callvisor_actors::domain::{
     AgentId, Call, CallId, CallRequest, CallStatus, ClientId, Observation, PhoneNumber, Priority,
 };
@@ -19,6 +20,8 @@ use callvisor_actors::testing::{MemoryStore, ScriptedProvider, ScriptedWarmer};
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod campaigns;
 
 pub const ASK: Duration = Duration::from_secs(30);
 
@@ -80,6 +83,7 @@ pub async fn start(
 pub async fn start_with(options: Options) -> Harness {
     let config = TreeConfig {
         store: options.store.clone(),
+        campaign_store: options.store.clone(),
         gateway: GatewayConfig {
             provider: options.provider.clone(),
             limits: RateLimits {
@@ -98,11 +102,13 @@ pub async fn start_with(options: Options) -> Harness {
             status_callback_base: "http://cv.test/webhooks/twilio/status".into(),
             ..CallSettings::default()
         },
+        campaigns: CampaignSettings::default(),
         global_max_calls: options.global_max_calls,
         call_restarts: RestartPolicy {
             max_restarts: 3,
             window: Duration::from_secs(60),
         },
+        campaign_restarts: RestartPolicy::default(),
         child_restarts: RestartPolicy::default(),
     };
     let (tree, _) = Tree::start(config).await.expect("tree starts");

@@ -305,6 +305,7 @@ mod tests {
             status_callback_url:
                 "https://cv.example/webhooks/exotel/status?token=t&callId=0192-abc".into(),
             ring_timeout: Duration::from_secs(45),
+            gate: None,
         }
     }
 

@@ -332,6 +332,7 @@ mod tests {
             answer_url: "https://bot.example/answer".into(),
             status_callback_url: "https://cv.example/webhooks/plivo/status?callId=1".into(),
             ring_timeout: Duration::from_millis(29_500),
+            gate: None,
         }
     }
 

@@ -308,6 +308,7 @@ mod tests {
             answer_url: "https://bot.example/answer".into(),
             status_callback_url: "https://cv.example/webhooks/twilio?call_id=1".into(),
             ring_timeout: Duration::from_secs(30),
+            gate: None,
         }
     }
 
