@@ -10,11 +10,15 @@
 //! - [`sim`]: the provider simulator, the embedded default provider.
 //! - [`http`]: the axum front end; it validates requests and sends messages into the tree.
 //! - [`server`]: start-up and shutdown: storage, simulator, tree, HTTP.
+//! - [`alerts`]: the alert channels that leave the process (webhook, Slack, PagerDuty).
+//! - [`process`]: what the process knows about itself (memory).
 //! - [`secret`], [`telemetry`]: the token secret; logs and the Prometheus recorder.
 //! - [`warmup`]: waking voice bots over HTTP before their calls are dialed.
 
+pub mod alerts;
 pub mod config;
 pub mod http;
+pub mod process;
 pub mod providers;
 pub mod secret;
 pub mod server;

@@ -8,6 +8,7 @@
 use crate::config::{ProviderKind, ServeArgs};
 use crate::http::auth::JwtKeys;
 use crate::http::{router, AppState, CallDefaults, ProviderInfo, WebhookSettings};
+use crate::process::ThisProcess;
 use crate::providers::exotel::{self, ExotelConfig, ExotelProvider};
 use crate::providers::plivo::{PlivoConfig, PlivoProvider};
 use crate::providers::twilio::{TwilioConfig, TwilioProvider};
@@ -15,10 +16,11 @@ use crate::sim::faults::{parse_outages, FaultConfig};
 use crate::sim::{self, Flavor, SimConfig, SimHandle};
 use crate::store::SqlStore;
 use crate::warmup::HttpWarmer;
-use crate::{secret, telemetry};
+use crate::{alerts, secret, telemetry};
 use callvisor_actors::calls::CallSettings;
 use callvisor_actors::domain::PhoneNumber;
 use callvisor_actors::gateway::{BreakerPolicy, GatewayConfig, Rate, RateLimits, RetryPolicy};
+use callvisor_actors::monitors::MonitorsConfig;
 use callvisor_actors::ports::{Clock, Provider, SystemClock, WarmupPolicy};
 use callvisor_actors::root::{Tree, TreeConfig};
 use callvisor_actors::supervision::RestartPolicy;
@@ -99,6 +101,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         global_max_calls: args.global_max_calls,
         call_restarts: RestartPolicy::default(),
         child_restarts: RestartPolicy::default(),
+        monitors: MonitorsConfig {
+            store: Arc::new(store.clone()),
+            channels: alerts::channels(&args.monitoring)?,
+            probe: Arc::new(ThisProcess),
+            settings: args.monitoring.settings(),
+        },
     })
     .await?;
 

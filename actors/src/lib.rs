@@ -10,6 +10,7 @@
 //! - [`gateway`]: ProviderGateway, the only actor that talks to the provider.
 //! - [`broker`]: ConcurrencyBroker, per-client and global call slots.
 //! - [`calls`]: CallSupervisor and one CallActor per live call.
+//! - [`monitors`]: provider health, reconciliation with the provider, alerts, retention.
 //! - [`root`]: RootSupervisor, which starts the tree and hands out a [`root::Tree`] handle.
 //! - [`supervision`]: the bounded-restart bookkeeping shared by the supervisors.
 //! - `testing` (feature `testing`): in-memory ports for tests on paused time.
@@ -18,6 +19,7 @@ pub mod broker;
 pub mod calls;
 pub mod domain;
 pub mod gateway;
+pub mod monitors;
 pub mod ports;
 pub mod root;
 pub mod rpc;

@@ -1,5 +1,5 @@
 //! The RootSupervisor: starts the tree (ProviderGateway, ConcurrencyBroker,
-//! CallSupervisor), restarts whichever of them fails, and stops them in order.
+//! CallSupervisor, Monitors), restarts whichever of them fails, and stops them in order.
 //!
 //! The rest of the system reaches the tree through a [`Tree`] handle whose references
 //! follow restarts. A restarted CallSupervisor rebuilds its calls from storage; a
@@ -10,6 +10,9 @@ use crate::calls::{
     CallContext, CallSettings, CallSupervisor, CallSupervisorArgs, CallSupervisorMsg,
 };
 use crate::gateway::{GatewayConfig, GatewayMsg, ProviderGateway};
+use crate::monitors::{
+    MonitorContext, MonitorHandles, Monitors, MonitorsArgs, MonitorsConfig, MonitorsMsg, Signals,
+};
 use crate::ports::{BotWarmer, CallStore, Clock};
 use crate::supervision::{Replaceable, RestartHistory, RestartPolicy};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
@@ -33,6 +36,8 @@ pub struct TreeConfig {
     pub call_restarts: RestartPolicy,
     /// Restart budget of each of the root's children.
     pub child_restarts: RestartPolicy,
+    /// Storage, alert channels and settings of the monitors.
+    pub monitors: MonitorsConfig,
 }
 
 /// Handles to the running tree, for the HTTP front and the tests.
@@ -42,6 +47,10 @@ pub struct Tree {
     pub gateway: Replaceable<GatewayMsg>,
     pub broker: Replaceable<BrokerMsg>,
     pub calls: Replaceable<CallSupervisorMsg>,
+    /// The monitors: alerts (raise and resolve from anywhere), health, sync, retention.
+    pub monitors: MonitorHandles,
+    /// Signals the alert rules read (webhook lag, restarts), fed from outside the tree.
+    pub signals: Arc<Signals>,
 }
 
 impl Tree {
@@ -82,6 +91,7 @@ enum Child {
     Gateway,
     Broker,
     Calls,
+    Monitors,
 }
 
 /// The RootSupervisor.
@@ -91,6 +101,7 @@ pub struct RootSupervisor;
 pub struct RootState {
     config: TreeConfig,
     ctx: Arc<CallContext>,
+    monitors: Option<Arc<MonitorContext>>,
     tree: Option<Tree>,
     children: HashMap<ractor::ActorId, Child>,
     restarts: HashMap<Child, RestartHistory>,
@@ -126,6 +137,7 @@ impl Actor for RootSupervisor {
             warmer: Arc::clone(&config.warmer),
             settings: config.calls.clone(),
             provider_name: config.gateway.provider.name().to_string(),
+            signals: Arc::new(Signals::default()),
         });
         let mut children = HashMap::new();
         children.insert(gateway.get_id(), Child::Gateway);
@@ -133,16 +145,21 @@ impl Actor for RootSupervisor {
         let mut state = RootState {
             config,
             ctx,
+            monitors: None,
             tree: None,
             children,
             restarts: HashMap::new(),
         };
-        let calls = state.spawn_calls(cell).await?;
+        let calls = Replaceable::new(state.spawn_calls(cell.clone()).await?);
+        state.monitors = Some(Arc::new(state.monitor_context(calls.clone())));
+        let monitors = state.spawn_monitors(cell).await?;
         state.tree = Some(Tree {
             root: myself.clone(),
             gateway: state.ctx.gateway.clone(),
             broker: state.ctx.broker.clone(),
-            calls: Replaceable::new(calls),
+            calls,
+            monitors,
+            signals: Arc::clone(&state.ctx.signals),
         });
         Ok(state)
     }
@@ -181,6 +198,7 @@ impl Actor for RootSupervisor {
         };
         tracing::error!(?child, %reason, "supervision tree child ended; restarting it");
         metrics::counter!("callvisor_actor_restarts_total", "actor" => child.label()).increment(1);
+        state.ctx.signals.restarted();
         let allowed = state
             .restarts
             .entry(child)
@@ -221,6 +239,7 @@ impl Child {
             Child::Gateway => "provider_gateway",
             Child::Broker => "concurrency_broker",
             Child::Calls => "call_supervisor",
+            Child::Monitors => "monitors",
         }
     }
 }
@@ -237,6 +256,43 @@ impl RootState {
         let (calls, _) = Actor::spawn_linked(None, CallSupervisor, args, cell).await?;
         self.children.insert(calls.get_id(), Child::Calls);
         Ok(calls)
+    }
+
+    /// What the monitors share, reaching the calls through `calls`.
+    fn monitor_context(&self, calls: Replaceable<CallSupervisorMsg>) -> MonitorContext {
+        let m = &self.config.monitors;
+        MonitorContext {
+            store: Arc::clone(&m.store),
+            channels: m.channels.clone(),
+            probe: Arc::clone(&m.probe),
+            settings: m.settings.clone(),
+            gateway: self.ctx.gateway.clone(),
+            broker: self.ctx.broker.clone(),
+            calls,
+            signals: Arc::clone(&self.ctx.signals),
+            clock: Arc::clone(&self.config.clock),
+            provider_name: self.ctx.provider_name.clone(),
+        }
+    }
+
+    /// Starts the Monitors supervisor and returns its handles.
+    async fn spawn_monitors(
+        &mut self,
+        cell: ActorCell,
+    ) -> Result<MonitorHandles, ActorProcessingErr> {
+        let ctx = self
+            .monitors
+            .clone()
+            .ok_or("the monitors' context is made before they start")?;
+        let args = MonitorsArgs {
+            ctx,
+            restarts: self.config.child_restarts,
+        };
+        let (monitors, _) = Actor::spawn_linked(None, Monitors, args, cell).await?;
+        self.children.insert(monitors.get_id(), Child::Monitors);
+        let handles =
+            crate::rpc::ask(&monitors, MonitorsMsg::Handles, Duration::from_secs(30)).await?;
+        Ok(handles)
     }
 
     async fn respawn(&mut self, child: Child, cell: ActorCell) -> Result<(), ActorProcessingErr> {
@@ -267,6 +323,12 @@ impl RootState {
                 let calls = self.spawn_calls(cell).await?;
                 if let Some(tree) = &self.tree {
                     tree.calls.replace(calls);
+                }
+            }
+            Child::Monitors => {
+                let fresh = self.spawn_monitors(cell).await?;
+                if let Some(tree) = &self.tree {
+                    tree.monitors.follow(&fresh);
                 }
             }
         }

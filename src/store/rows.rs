@@ -47,7 +47,7 @@ pub(super) fn millis(at: DateTime<Utc>) -> i64 {
 }
 
 /// JSON as stored: its compact text.
-fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
+pub(super) fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError(format!("encoding JSON: {e}")))
 }
 
@@ -240,7 +240,7 @@ pub(super) fn event(row: &AnyRow) -> Result<CallEvent, StoreError> {
 }
 
 /// Runs a row reader and, when it fails, says which table and row it failed on.
-fn decode<T>(
+pub(super) fn decode<T>(
     table: &str,
     row: &AnyRow,
     read: impl FnOnce(&Reader<'_>) -> Result<T, String>,
@@ -255,10 +255,10 @@ fn decode<T>(
 }
 
 /// Typed column access whose errors name the column.
-struct Reader<'r>(&'r AnyRow);
+pub(super) struct Reader<'r>(&'r AnyRow);
 
 impl<'r> Reader<'r> {
-    fn get<T>(&self, column: &str) -> Result<T, String>
+    pub(super) fn get<T>(&self, column: &str) -> Result<T, String>
     where
         T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
     {
@@ -267,7 +267,7 @@ impl<'r> Reader<'r> {
             .map_err(|e| format!("column {column}: {e}"))
     }
 
-    fn parse<T>(&self, column: &str) -> Result<T, String>
+    pub(super) fn parse<T>(&self, column: &str) -> Result<T, String>
     where
         T: FromStr,
         T::Err: Display,
@@ -277,7 +277,7 @@ impl<'r> Reader<'r> {
             .map_err(|e| format!("column {column}: '{text}': {e}"))
     }
 
-    fn parse_opt<T>(&self, column: &str) -> Result<Option<T>, String>
+    pub(super) fn parse_opt<T>(&self, column: &str) -> Result<Option<T>, String>
     where
         T: FromStr,
         T::Err: Display,
@@ -291,13 +291,13 @@ impl<'r> Reader<'r> {
         }
     }
 
-    fn time(&self, column: &str) -> Result<DateTime<Utc>, String> {
+    pub(super) fn time(&self, column: &str) -> Result<DateTime<Utc>, String> {
         let ms: i64 = self.get(column)?;
         DateTime::from_timestamp_millis(ms)
             .ok_or_else(|| format!("column {column}: {ms} ms is not a representable time"))
     }
 
-    fn time_opt(&self, column: &str) -> Result<Option<DateTime<Utc>>, String> {
+    pub(super) fn time_opt(&self, column: &str) -> Result<Option<DateTime<Utc>>, String> {
         match self.get::<Option<i64>>(column)? {
             None => Ok(None),
             Some(ms) => DateTime::from_timestamp_millis(ms)
@@ -306,13 +306,16 @@ impl<'r> Reader<'r> {
         }
     }
 
-    fn json(&self, column: &str) -> Result<serde_json::Value, String> {
+    pub(super) fn json(&self, column: &str) -> Result<serde_json::Value, String> {
         let text: String = self.get(column)?;
         serde_json::from_str(&text).map_err(|e| format!("column {column}: invalid JSON: {e}"))
     }
 
     /// Optional JSON text decoded into a domain value.
-    fn json_opt<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<Option<T>, String> {
+    pub(super) fn json_opt<T: serde::de::DeserializeOwned>(
+        &self,
+        column: &str,
+    ) -> Result<Option<T>, String> {
         let text: Option<String> = self.get(column)?;
         text.map(|t| serde_json::from_str(&t))
             .transpose()
@@ -320,7 +323,7 @@ impl<'r> Reader<'r> {
     }
 
     /// A non-negative count that fits 32 bits.
-    fn count(&self, column: &str) -> Result<u32, String> {
+    pub(super) fn count(&self, column: &str) -> Result<u32, String> {
         let n: i64 = self.get(column)?;
         u32::try_from(n).map_err(|_| format!("column {column}: {n} is out of range"))
     }

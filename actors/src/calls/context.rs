@@ -3,6 +3,7 @@
 use crate::broker::BrokerMsg;
 use crate::domain::CallId;
 use crate::gateway::GatewayMsg;
+use crate::monitors::Signals;
 use crate::ports::{BotWarmer, CallStore, Clock, WarmupPolicy};
 use crate::supervision::Replaceable;
 use std::sync::Arc;
@@ -68,4 +69,6 @@ pub struct CallContext {
     pub settings: CallSettings,
     /// Name of the provider calls are placed with, recorded on each call.
     pub provider_name: String,
+    /// Where restarts are counted for the restart-storm alert.
+    pub signals: Arc<Signals>,
 }
