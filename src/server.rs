@@ -125,6 +125,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         clock,
         metrics: metrics.clone(),
         started: Instant::now(),
+        check_timeout: args.monitoring.health_timeout,
     };
     let (stop_http, mut stopped) = watch::channel(false);
     let app = router(state);

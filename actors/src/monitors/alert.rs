@@ -168,6 +168,7 @@ impl FromStr for AlertStatus {
 
 /// An alert as kept: from its first raise to its resolve.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AlertRecord {
     pub id: Uuid,
     pub key: String,
@@ -206,6 +207,7 @@ impl AlertRecord {
 
 /// One entry of the event log: what the system told people, and when.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LogEntry {
     pub id: Uuid,
     pub at: DateTime<Utc>,

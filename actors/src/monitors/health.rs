@@ -101,6 +101,7 @@ impl FromStr for CheckSource {
 
 /// One health check, as stored in `health_checks`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HealthCheck {
     pub id: Uuid,
     pub checked_at: DateTime<Utc>,

@@ -111,6 +111,7 @@ impl SyncCounts {
 
 /// One run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SyncRun {
     pub id: Uuid,
     pub sync_type: String,

@@ -10,6 +10,7 @@
 //! (by our call id when the URL carries it, else by the provider's ids).
 
 pub mod exotel;
+pub mod exotel_heartbeat;
 pub mod plivo;
 pub mod twilio;
 
