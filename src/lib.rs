@@ -12,12 +12,14 @@
 //! - [`server`]: start-up and shutdown: storage, simulator, tree, HTTP.
 //! - [`alerts`]: the alert channels that leave the process (webhook, Slack, PagerDuty).
 //! - [`process`]: what the process knows about itself (memory).
-//! - [`secret`], [`telemetry`]: the token secret; logs and the Prometheus recorder.
+//! - [`secret`], [`telemetry`], [`metric_catalog`]: the token secret; logs and the
+//!   Prometheus recorder; every exported metric with its help.
 //! - [`warmup`]: waking voice bots over HTTP before their calls are dialed.
 
 pub mod alerts;
 pub mod config;
 pub mod http;
+pub mod metric_catalog;
 pub mod process;
 pub mod providers;
 pub mod secret;

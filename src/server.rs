@@ -80,6 +80,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         None => simulated_caller,
     };
 
+    crate::metric_catalog::register_zero_series(provider.name());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tree, _) = Tree::start(TreeConfig {
         store: Arc::new(store.clone()),
@@ -136,10 +137,13 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
             })
             .await
     });
+    let started_at = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    crate::metric_catalog::sample_process(started_at);
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(5)).await;
             metrics.run_upkeep();
+            crate::metric_catalog::sample_process(started_at);
         }
     });
     tracing::info!(%addr, %public_url, database = %store.backend().as_str(), "callvisor is listening");
