@@ -19,7 +19,6 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Everything the tree needs from outside.
 pub struct TreeConfig {
@@ -186,27 +185,23 @@ impl Actor for RootSupervisor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped".into()))
-            }
-            _ => return Ok(()),
+        let Some((cell, reason)) = crate::supervision::ended_child(event) else {
+            return Ok(());
         };
         let Some(child) = state.children.remove(&cell.get_id()) else {
             return Ok(());
         };
         tracing::error!(?child, %reason, "supervision tree child ended; restarting it");
-        metrics::counter!("callvisor_actor_restarts_total", "actor" => child.label()).increment(1);
-        state.ctx.signals.restarted();
-        let allowed = state
-            .restarts
-            .entry(child)
-            .or_default()
-            .allow_restart(state.config.child_restarts, Instant::now());
-        if !allowed {
-            return Err(format!("{child:?} keeps failing ({reason}); giving up").into());
-        }
+        let policy = state.config.child_restarts;
+        let signals = &state.ctx.signals;
+        crate::supervision::charge_restart(
+            &mut state.restarts,
+            child,
+            child.label(),
+            policy,
+            signals,
+            &reason,
+        )?;
         state.respawn(child, myself.get_cell()).await
     }
 

@@ -2,6 +2,8 @@
 //! alerts, log entries, the call outcomes its error-rate rule reads), and the listings
 //! of the API.
 
+use super::calls::upsert;
+use super::conditions::Conditions;
 use super::monitor_rows::{self, placeholders_for, ALERT_COLUMNS, LOG_COLUMNS};
 use super::rows::millis;
 use super::{error, SqlStore, StoreError};
@@ -16,19 +18,7 @@ use sqlx::Row;
 use std::sync::LazyLock;
 
 /// Inserts an alert or replaces every column of the alert with the same id.
-static UPSERT_ALERT: LazyLock<String> = LazyLock::new(|| {
-    let updates = ALERT_COLUMNS
-        .split(',')
-        .map(str::trim)
-        .filter(|c| *c != "id")
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {updates}",
-        placeholders_for(ALERT_COLUMNS)
-    )
-});
+static UPSERT_ALERT: LazyLock<String> = LazyLock::new(|| upsert("alerts", ALERT_COLUMNS));
 
 /// Counts the calls that ended since a time, and those of them that are errors.
 static OUTCOMES: LazyLock<String> = LazyLock::new(|| {
@@ -58,11 +48,9 @@ pub struct AlertFilter {
 impl SqlStore {
     /// Alerts matching `filter`, most recently raised first.
     pub async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut values: Vec<String> = Vec::new();
+        let mut c = Conditions::default();
         if let Some(status) = filter.status {
-            values.push(status.as_str().into());
-            conditions.push(format!("status = ${}", values.len()));
+            c.bind("status = {}", status.as_str().into());
         }
         if let Some(min) = filter.min_level {
             let levels: Vec<String> = Level::ALL
@@ -70,29 +58,17 @@ impl SqlStore {
                 .filter(|l| *l >= min)
                 .map(|l| format!("'{}'", l.as_str()))
                 .collect();
-            conditions.push(format!("level IN ({})", levels.join(", ")));
+            c.literal(format!("level IN ({})", levels.join(", ")));
         }
         if let Some(client) = filter.visible_to {
-            values.push(client.to_string());
-            conditions.push(format!(
-                "(client_id IS NULL OR client_id = ${})",
-                values.len()
-            ));
+            c.bind("(client_id IS NULL OR client_id = {})", client.to_string());
         }
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
         let sql = format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts{where_clause} \
-             ORDER BY last_raised_at DESC, id DESC LIMIT ${}",
-            values.len() + 1
+            "SELECT {ALERT_COLUMNS} FROM alerts{} ORDER BY last_raised_at DESC, id DESC LIMIT {}",
+            c.clause(),
+            c.next()
         );
-        let mut query = sqlx::query(&sql);
-        for value in values {
-            query = query.bind(value);
-        }
+        let query = c.apply(sqlx::query(&sql));
         query
             .bind(i64::from(filter.limit))
             .fetch_all(&self.pool)

@@ -20,6 +20,7 @@
 mod alerts;
 mod analytics;
 mod calls;
+mod conditions;
 mod health_checks;
 mod monitor_rows;
 mod retention;

@@ -1,7 +1,8 @@
 //! Reconciliation runs: the SyncActor's [`SyncStore`] port (runs, the last success,
 //! runs a stop interrupted, agents by caller id), and the reads of the monitoring API.
 
-use super::monitor_rows::{self, placeholders_for, SYNC_COLUMNS};
+use super::calls::upsert;
+use super::monitor_rows::{self, SYNC_COLUMNS};
 use super::rows::millis;
 use super::{error, SqlStore, StoreError};
 use async_trait::async_trait;
@@ -14,19 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 /// Inserts a run or replaces every column of the run with the same id.
-static UPSERT_RUN: LazyLock<String> = LazyLock::new(|| {
-    let updates = SYNC_COLUMNS
-        .split(',')
-        .map(str::trim)
-        .filter(|c| *c != "id")
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "INSERT INTO sync_status ({SYNC_COLUMNS}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {updates}",
-        placeholders_for(SYNC_COLUMNS)
-    )
-});
+static UPSERT_RUN: LazyLock<String> = LazyLock::new(|| upsert("sync_status", SYNC_COLUMNS));
 
 /// What the runs of a range add up to.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

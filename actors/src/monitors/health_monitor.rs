@@ -9,6 +9,7 @@ use super::alert::{Alert, Level};
 use super::alert_manager::AlertMsg;
 use super::context::MonitorContext;
 use super::health::{judge, CheckSource, HealthCheck, HealthStatus, ProbeResult, PROBE_CALL_ID};
+use super::waiters::Waiters;
 use crate::gateway::{CircuitState, GatewayMsg};
 use crate::ports::ProviderError;
 use crate::rpc::{ask, AskError};
@@ -45,7 +46,7 @@ pub struct HealthMonitorState {
     ctx: Arc<MonitorContext>,
     alerts: Replaceable<AlertMsg>,
     /// Who waits for the probe that is out, if one is.
-    waiting: Option<Vec<RpcReplyPort<HealthCheck>>>,
+    waiting: Waiters<HealthCheck>,
 }
 
 #[ractor::async_trait]
@@ -62,7 +63,7 @@ impl Actor for ProviderHealthMonitor {
         Ok(HealthMonitorState {
             ctx: args.ctx,
             alerts: args.alerts,
-            waiting: None,
+            waiting: Waiters::default(),
         })
     }
 
@@ -89,9 +90,7 @@ impl Actor for ProviderHealthMonitor {
             HealthMsg::Record(check) => state.take(&check).await,
             HealthMsg::Probed(check) => {
                 state.take(&check).await;
-                for reply in state.waiting.take().unwrap_or_default() {
-                    let _ = reply.send(check.clone());
-                }
+                state.waiting.finish(&check);
             }
         }
         Ok(())
@@ -106,11 +105,9 @@ impl HealthMonitorState {
         reply: Option<RpcReplyPort<HealthCheck>>,
         source: CheckSource,
     ) {
-        if let Some(waiting) = &mut self.waiting {
-            waiting.extend(reply);
+        if !self.waiting.join(reply) {
             return;
         }
-        self.waiting = Some(reply.into_iter().collect());
         let ctx = Arc::clone(&self.ctx);
         let me = myself.clone();
         tokio::spawn(async move {

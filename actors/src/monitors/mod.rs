@@ -13,7 +13,8 @@
 //!   decisions about one provider record.
 //! - [`retention`]: the RetentionActor.
 //! - [`signals`]: webhook lag and supervisor restarts, shared across the tree.
-//! - [`context`]: what every monitor shares, and the settings of all of them.
+//! - [`context`]: what every monitor shares, and the settings of all of them;
+//!   [`waiters`]: callers joining a probe or a run under way.
 
 pub mod alert;
 pub mod alert_manager;
@@ -30,6 +31,7 @@ pub mod signals;
 pub mod supervisor;
 pub mod sync;
 pub mod sync_actor;
+pub mod waiters;
 
 pub use alert::{Action, Alert, AlertRecord, AlertStatus, Level, LogEntry, Notice};
 pub use alert_manager::AlertMsg;

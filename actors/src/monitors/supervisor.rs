@@ -15,7 +15,6 @@ use ractor::{
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Handles to the monitors; each follows its actor across restarts.
 #[derive(Clone)]
@@ -166,27 +165,22 @@ impl Actor for Monitors {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped".into()))
-            }
-            _ => return Ok(()),
+        let Some((cell, reason)) = crate::supervision::ended_child(event) else {
+            return Ok(());
         };
         let Some(kind) = state.children.remove(&cell.get_id()) else {
             return Ok(());
         };
         tracing::error!(monitor = kind.label(), %reason, "monitor ended; restarting it");
-        metrics::counter!("callvisor_actor_restarts_total", "actor" => kind.label()).increment(1);
-        state.ctx.signals.restarted();
-        let allowed = state
-            .restarts
-            .entry(kind)
-            .or_default()
-            .allow_restart(state.policy, Instant::now());
-        if !allowed {
-            return Err(format!("{} keeps failing ({reason}); giving up", kind.label()).into());
-        }
+        let signals = &state.ctx.signals;
+        crate::supervision::charge_restart(
+            &mut state.restarts,
+            kind,
+            kind.label(),
+            state.policy,
+            signals,
+            &reason,
+        )?;
         state.respawn(kind, myself.get_cell()).await
     }
 

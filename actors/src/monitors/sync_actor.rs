@@ -15,6 +15,7 @@
 use super::context::MonitorContext;
 use super::reconcile::{adoptable, change_for, missed_call, observation_of, Change};
 use super::sync::{SyncCounts, SyncRun, SyncStatus, SyncTrigger, BULK_CALL_DETAILS};
+use super::waiters::Waiters;
 use crate::calls::{CallSupervisorMsg, WebhookOutcome};
 use crate::domain::{Call, CallEvent, CallStatus, EventSource, Observation};
 use crate::gateway::GatewayMsg;
@@ -47,7 +48,7 @@ pub struct SyncActor;
 pub struct SyncState {
     ctx: Arc<MonitorContext>,
     /// Who waits for the run under way, if one is.
-    running: Option<Vec<RpcReplyPort<SyncRun>>>,
+    running: Waiters<SyncRun>,
 }
 
 #[ractor::async_trait]
@@ -68,7 +69,10 @@ impl Actor for SyncActor {
                 "sync runs interrupted by a stop marked failed"
             );
         }
-        Ok(SyncState { ctx, running: None })
+        Ok(SyncState {
+            ctx,
+            running: Waiters::default(),
+        })
     }
 
     async fn post_start(
@@ -93,9 +97,7 @@ impl Actor for SyncActor {
             SyncMsg::Trigger(reply) => state.start(&myself, Some(reply), SyncTrigger::Manual),
             SyncMsg::Finished(run) => {
                 publish(&run);
-                for reply in state.running.take().unwrap_or_default() {
-                    let _ = reply.send(run.clone());
-                }
+                state.running.finish(&run);
             }
         }
         Ok(())
@@ -109,11 +111,9 @@ impl SyncState {
         reply: Option<RpcReplyPort<SyncRun>>,
         trigger: SyncTrigger,
     ) {
-        if let Some(waiting) = &mut self.running {
-            waiting.extend(reply);
+        if !self.running.join(reply) {
             return;
         }
-        self.running = Some(reply.into_iter().collect());
         let ctx = Arc::clone(&self.ctx);
         let me = myself.clone();
         tokio::spawn(async move {
