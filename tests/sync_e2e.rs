@@ -77,32 +77,45 @@ async fn trigger(app: &TestServer, token: &str) -> serde_json::Value {
     r.data().clone()
 }
 
+/// Flags of a server whose simulator loses a fifth of its callbacks, with limits and
+/// quotas wide enough for 500 calls at once and no timer-driven syncs or checks.
+const LOSSY: &[&str] = &[
+    "--sim-callback-loss",
+    "0.2",
+    "--sim-answer-rate",
+    "0.7",
+    "--sim-busy-rate",
+    "0.1",
+    "--sim-fail-rate",
+    "0.1",
+    "--global-max-calls",
+    "1000",
+    "--twilio-calls-per-second",
+    "200",
+    "--twilio-api-requests-per-second",
+    "200",
+    "--sync-enabled",
+    "false",
+    "--health-enabled",
+    "false",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_sync_settles_every_call_a_lost_webhook_left_open_and_a_second_changes_nothing() {
-    let app = spawn_app(
-        Db::Sqlite,
-        &[
-            "--sim-callback-loss",
-            "0.2",
-            "--sim-answer-rate",
-            "0.7",
-            "--sim-busy-rate",
-            "0.1",
-            "--sim-fail-rate",
-            "0.1",
-            "--global-max-calls",
-            "1000",
-            "--twilio-calls-per-second",
-            "200",
-            "--twilio-api-requests-per-second",
-            "200",
-            "--sync-enabled",
-            "false",
-            "--health-enabled",
-            "false",
-        ],
-    )
-    .await;
+    settles_and_changes_nothing_twice(spawn_app(Db::Sqlite, LOSSY).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sync_settles_every_call_on_postgres_too() {
+    let Some(base) = common::postgres_url() else {
+        common::skip_postgres("sync_e2e");
+        return;
+    };
+    let url = common::fresh_postgres_database(&base).await;
+    settles_and_changes_nothing_twice(spawn_app(Db::Postgres(url), LOSSY).await).await;
+}
+
+async fn settles_and_changes_nothing_twice(app: TestServer) {
     let (client, agent) = app.tenant(1000).await;
     let manager = app.token(Role::Manager, Some(client));
     let calls: Vec<_> = (0..CALLS)
