@@ -1,6 +1,8 @@
 //! Command line and environment. Every setting has a flag and an environment variable;
 //! the README lists them all with their defaults.
 
+pub mod monitoring;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -222,6 +224,9 @@ pub struct ServeArgs {
     /// Behaviour of the embedded simulator (provider `sim`).
     #[command(flatten)]
     pub sim: SimBehaviour,
+    /// Health checks, reconciliation, alerts, retention.
+    #[command(flatten)]
+    pub monitoring: monitoring::MonitoringArgs,
 }
 
 impl ServeArgs {

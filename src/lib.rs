@@ -10,11 +10,17 @@
 //! - [`sim`]: the provider simulator, the embedded default provider.
 //! - [`http`]: the axum front end; it validates requests and sends messages into the tree.
 //! - [`server`]: start-up and shutdown: storage, simulator, tree, HTTP.
-//! - [`secret`], [`telemetry`]: the token secret; logs and the Prometheus recorder.
+//! - [`alerts`]: the alert channels that leave the process (webhook, Slack, PagerDuty).
+//! - [`process`]: what the process knows about itself (memory).
+//! - [`secret`], [`telemetry`], [`metric_catalog`]: the token secret; logs and the
+//!   Prometheus recorder; every exported metric with its help.
 //! - [`warmup`]: waking voice bots over HTTP before their calls are dialed.
 
+pub mod alerts;
 pub mod config;
 pub mod http;
+pub mod metric_catalog;
+pub mod process;
 pub mod providers;
 pub mod secret;
 pub mod server;

@@ -8,6 +8,7 @@
 use crate::config::{ProviderKind, ServeArgs};
 use crate::http::auth::JwtKeys;
 use crate::http::{router, AppState, CallDefaults, ProviderInfo, WebhookSettings};
+use crate::process::ThisProcess;
 use crate::providers::exotel::{self, ExotelConfig, ExotelProvider};
 use crate::providers::plivo::{PlivoConfig, PlivoProvider};
 use crate::providers::twilio::{TwilioConfig, TwilioProvider};
@@ -15,11 +16,12 @@ use crate::sim::faults::{parse_outages, FaultConfig};
 use crate::sim::{self, Flavor, SimConfig, SimHandle};
 use crate::store::SqlStore;
 use crate::warmup::HttpWarmer;
-use crate::{secret, telemetry};
+use crate::{alerts, secret, telemetry};
 use callvisor_actors::calls::CallSettings;
 use callvisor_actors::campaigns::CampaignSettings;
 use callvisor_actors::domain::PhoneNumber;
 use callvisor_actors::gateway::{BreakerPolicy, GatewayConfig, Rate, RateLimits, RetryPolicy};
+use callvisor_actors::monitors::MonitorsConfig;
 use callvisor_actors::ports::{Clock, Provider, SystemClock, WarmupPolicy};
 use callvisor_actors::root::{Tree, TreeConfig};
 use callvisor_actors::supervision::RestartPolicy;
@@ -79,6 +81,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         None => simulated_caller,
     };
 
+    crate::metric_catalog::register_zero_series(provider.name());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tree, _) = Tree::start(TreeConfig {
         store: Arc::new(store.clone()),
@@ -103,6 +106,12 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         call_restarts: RestartPolicy::default(),
         campaign_restarts: RestartPolicy::default(),
         child_restarts: RestartPolicy::default(),
+        monitors: MonitorsConfig {
+            store: Arc::new(store.clone()),
+            channels: alerts::channels(&args.monitoring)?,
+            probe: Arc::new(ThisProcess),
+            settings: args.monitoring.settings(),
+        },
     })
     .await?;
 
@@ -121,6 +130,7 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
         clock,
         metrics: metrics.clone(),
         started: Instant::now(),
+        check_timeout: args.monitoring.health_timeout,
     };
     let (stop_http, mut stopped) = watch::channel(false);
     let app = router(state);
@@ -131,10 +141,13 @@ pub async fn start(args: &ServeArgs) -> Result<Running, StartError> {
             })
             .await
     });
+    let started_at = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    crate::metric_catalog::sample_process(started_at);
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(5)).await;
             metrics.run_upkeep();
+            crate::metric_catalog::sample_process(started_at);
         }
     });
     tracing::info!(%addr, %public_url, database = %store.backend().as_str(), "callvisor is listening");

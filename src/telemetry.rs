@@ -31,11 +31,13 @@ pub fn prometheus() -> PrometheusHandle {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
                 .expect("bucket list is not empty");
-            match builder.install_recorder() {
+            let handle = match builder.install_recorder() {
                 Ok(handle) => handle,
                 // Another recorder is installed (an embedding program's): export ours anyway.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
-            }
+            };
+            crate::metric_catalog::describe_all();
+            handle
         })
         .clone()
 }

@@ -11,6 +11,7 @@
 //! - [`broker`]: ConcurrencyBroker, per-client and global call slots.
 //! - [`calls`]: CallSupervisor and one CallActor per live call.
 //! - [`campaigns`]: CampaignSupervisor and one CampaignActor per running campaign.
+//! - [`monitors`]: provider health, reconciliation with the provider, alerts, retention.
 //! - [`root`]: RootSupervisor, which starts the tree and hands out a [`root::Tree`] handle.
 //! - [`supervision`]: the bounded-restart bookkeeping shared by the supervisors.
 //! - `testing` (feature `testing`): in-memory ports for tests on paused time.
@@ -20,6 +21,7 @@ pub mod calls;
 pub mod campaigns;
 pub mod domain;
 pub mod gateway;
+pub mod monitors;
 pub mod ports;
 pub mod root;
 pub mod rpc;

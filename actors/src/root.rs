@@ -1,6 +1,7 @@
 //! The RootSupervisor: starts the tree (ProviderGateway, ConcurrencyBroker,
-//! CallSupervisor, CampaignSupervisor), restarts whichever of them fails, and stops them
-//! in order: campaigns first (no new calls), then calls, then the services they use.
+//! CallSupervisor, CampaignSupervisor, Monitors), restarts whichever of them fails, and
+//! stops them in order: campaigns first (no new calls), then calls, then the services
+//! they use.
 //!
 //! The rest of the system reaches the tree through a [`Tree`] handle whose references
 //! follow restarts. A restarted CallSupervisor rebuilds its calls from storage; a
@@ -16,13 +17,15 @@ use crate::campaigns::{
 };
 use crate::domain::campaign::CampaignStatus;
 use crate::gateway::{DialGates, GatewayConfig, GatewayMsg, ProviderGateway};
+use crate::monitors::{
+    MonitorContext, MonitorHandles, Monitors, MonitorsArgs, MonitorsConfig, MonitorsMsg, Signals,
+};
 use crate::ports::{BotWarmer, CallStore, CampaignStore, Clock};
 use crate::supervision::{LateRef, Replaceable, RestartHistory, RestartPolicy};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Everything the tree needs from outside.
 pub struct TreeConfig {
@@ -45,6 +48,8 @@ pub struct TreeConfig {
     pub campaign_restarts: RestartPolicy,
     /// Restart budget of each of the root's children.
     pub child_restarts: RestartPolicy,
+    /// Storage, alert channels and settings of the monitors.
+    pub monitors: MonitorsConfig,
 }
 
 /// Handles to the running tree, for the HTTP front and the tests.
@@ -55,6 +60,10 @@ pub struct Tree {
     pub broker: Replaceable<BrokerMsg>,
     pub calls: Replaceable<CallSupervisorMsg>,
     pub campaigns: Replaceable<CampaignSupervisorMsg>,
+    /// The monitors: alerts (raise and resolve from anywhere), health, sync, retention.
+    pub monitors: MonitorHandles,
+    /// Signals the alert rules read (webhook lag, restarts), fed from outside the tree.
+    pub signals: Arc<Signals>,
 }
 
 impl Tree {
@@ -97,6 +106,7 @@ enum Child {
     Broker,
     Calls,
     Campaigns,
+    Monitors,
 }
 
 /// The RootSupervisor.
@@ -107,6 +117,7 @@ pub struct RootState {
     config: TreeConfig,
     ctx: Arc<CallContext>,
     campaign_ctx: Arc<CampaignContext>,
+    monitors: Option<Arc<MonitorContext>>,
     tree: Option<Tree>,
     children: HashMap<ractor::ActorId, Child>,
     restarts: HashMap<Child, RestartHistory>,
@@ -152,6 +163,7 @@ impl Actor for RootSupervisor {
             provider_name: provider_name.clone(),
             gates: gates.clone(),
             campaigns: LateRef::default(),
+            signals: Arc::new(Signals::default()),
         });
         let mut children = HashMap::new();
         children.insert(gateway.get_id(), Child::Gateway);
@@ -170,17 +182,24 @@ impl Actor for RootSupervisor {
             config,
             ctx,
             campaign_ctx,
+            monitors: None,
             tree: None,
             children,
             restarts: HashMap::new(),
         };
-        let campaigns = state.spawn_campaigns(cell).await?;
+        let campaigns = state.spawn_campaigns(cell.clone()).await?;
+        state.monitors = Some(Arc::new(
+            state.monitor_context(state.campaign_ctx.calls.clone()),
+        ));
+        let monitors = state.spawn_monitors(cell).await?;
         state.tree = Some(Tree {
             root: myself.clone(),
             gateway: state.ctx.gateway.clone(),
             broker: state.ctx.broker.clone(),
             calls: state.campaign_ctx.calls.clone(),
             campaigns: Replaceable::new(campaigns),
+            monitors,
+            signals: Arc::clone(&state.ctx.signals),
         });
         Ok(state)
     }
@@ -207,26 +226,23 @@ impl Actor for RootSupervisor {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, reason.unwrap_or_else(|| "stopped".into()))
-            }
-            _ => return Ok(()),
+        let Some((cell, reason)) = crate::supervision::ended_child(event) else {
+            return Ok(());
         };
         let Some(child) = state.children.remove(&cell.get_id()) else {
             return Ok(());
         };
         tracing::error!(?child, %reason, "supervision tree child ended; restarting it");
-        metrics::counter!("callvisor_actor_restarts_total", "actor" => child.label()).increment(1);
-        let allowed = state
-            .restarts
-            .entry(child)
-            .or_default()
-            .allow_restart(state.config.child_restarts, Instant::now());
-        if !allowed {
-            return Err(format!("{child:?} keeps failing ({reason}); giving up").into());
-        }
+        let policy = state.config.child_restarts;
+        let signals = &state.ctx.signals;
+        crate::supervision::charge_restart(
+            &mut state.restarts,
+            child,
+            child.label(),
+            policy,
+            signals,
+            &reason,
+        )?;
         state.respawn(child, myself.get_cell()).await
     }
 
@@ -268,6 +284,7 @@ impl Child {
             Child::Broker => "concurrency_broker",
             Child::Calls => "call_supervisor",
             Child::Campaigns => "campaign_supervisor",
+            Child::Monitors => "monitors",
         }
     }
 }
@@ -303,6 +320,43 @@ impl RootState {
         Ok(campaigns)
     }
 
+    /// What the monitors share, reaching the calls through `calls`.
+    fn monitor_context(&self, calls: Replaceable<CallSupervisorMsg>) -> MonitorContext {
+        let m = &self.config.monitors;
+        MonitorContext {
+            store: Arc::clone(&m.store),
+            channels: m.channels.clone(),
+            probe: Arc::clone(&m.probe),
+            settings: m.settings.clone(),
+            gateway: self.ctx.gateway.clone(),
+            broker: self.ctx.broker.clone(),
+            calls,
+            signals: Arc::clone(&self.ctx.signals),
+            clock: Arc::clone(&self.config.clock),
+            provider_name: self.ctx.provider_name.clone(),
+        }
+    }
+
+    /// Starts the Monitors supervisor and returns its handles.
+    async fn spawn_monitors(
+        &mut self,
+        cell: ActorCell,
+    ) -> Result<MonitorHandles, ActorProcessingErr> {
+        let ctx = self
+            .monitors
+            .clone()
+            .ok_or("the monitors' context is made before they start")?;
+        let args = MonitorsArgs {
+            ctx,
+            restarts: self.config.child_restarts,
+        };
+        let (monitors, _) = Actor::spawn_linked(None, Monitors, args, cell).await?;
+        self.children.insert(monitors.get_id(), Child::Monitors);
+        let handles =
+            crate::rpc::ask(&monitors, MonitorsMsg::Handles, Duration::from_secs(30)).await?;
+        Ok(handles)
+    }
+
     async fn respawn(&mut self, child: Child, cell: ActorCell) -> Result<(), ActorProcessingErr> {
         match child {
             Child::Gateway => {
@@ -335,6 +389,12 @@ impl RootState {
                 let campaigns = self.spawn_campaigns(cell).await?;
                 if let Some(tree) = &self.tree {
                     tree.campaigns.replace(campaigns);
+                }
+            }
+            Child::Monitors => {
+                let fresh = self.spawn_monitors(cell).await?;
+                if let Some(tree) = &self.tree {
+                    tree.monitors.follow(&fresh);
                 }
             }
         }

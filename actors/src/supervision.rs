@@ -2,7 +2,7 @@
 //! window before its supervisor gives up on it, a replaceable actor reference so that a
 //! restarted actor is reached through the same handle, and a reference set late.
 
-use ractor::{ActorRef, Message};
+use ractor::{ActorCell, ActorRef, Message, SupervisionEvent};
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -45,6 +45,41 @@ impl RestartHistory {
         }
         self.recent.push_back(now);
         true
+    }
+}
+
+/// The child a supervision event reports ended (failed or stopped), and why; `None` for
+/// the events that do not end a child.
+pub fn ended_child(event: SupervisionEvent) -> Option<(ActorCell, String)> {
+    match event {
+        SupervisionEvent::ActorFailed(cell, error) => Some((cell, error.to_string())),
+        SupervisionEvent::ActorTerminated(cell, _, reason) => {
+            Some((cell, reason.unwrap_or_else(|| "stopped".into())))
+        }
+        _ => None,
+    }
+}
+
+/// Counts a restart of the child `label` (in `callvisor_actor_restarts_total` and the
+/// restart-storm signal) and says whether its budget allows it; `Err` says why not.
+pub fn charge_restart<K: std::hash::Hash + Eq>(
+    histories: &mut std::collections::HashMap<K, RestartHistory>,
+    child: K,
+    label: &'static str,
+    policy: RestartPolicy,
+    signals: &crate::monitors::Signals,
+    reason: &str,
+) -> Result<(), String> {
+    metrics::counter!("callvisor_actor_restarts_total", "actor" => label).increment(1);
+    signals.restarted();
+    if histories
+        .entry(child)
+        .or_default()
+        .allow_restart(policy, Instant::now())
+    {
+        Ok(())
+    } else {
+        Err(format!("{label} keeps failing ({reason}); giving up"))
     }
 }
 

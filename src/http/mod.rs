@@ -17,7 +17,10 @@ use callvisor_actors::domain::PhoneNumber;
 use callvisor_actors::ports::Clock;
 use callvisor_actors::root::Tree;
 use metrics_exporter_prometheus::PrometheusHandle;
-use routes::{agents, calls, clients, health, live_calls, openapi, outbound, sms, webhooks};
+use routes::{
+    agents, alerts, analytics, calls, clients, health, live_calls, monitoring_health,
+    monitoring_sync, openapi, outbound, sms, stats, webhooks,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -59,6 +62,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     pub started: Instant,
+    /// How long the ProviderHealthMonitor lets a probe take.
+    pub check_timeout: std::time::Duration,
 }
 
 /// The whole HTTP API.
@@ -91,6 +96,43 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/twilio/status", post(webhooks::twilio::status))
         .route("/webhooks/plivo/status", post(webhooks::plivo::status))
         .route("/webhooks/exotel/status", post(webhooks::exotel::status))
+        .route(
+            "/webhooks/exotel/heartbeat",
+            post(webhooks::exotel_heartbeat::heartbeat),
+        )
+        .route(
+            "/api/monitoring/health/current",
+            get(monitoring_health::current),
+        )
+        .route(
+            "/api/monitoring/health/history",
+            get(monitoring_health::history),
+        )
+        .route(
+            "/api/monitoring/health/stats",
+            get(monitoring_health::stats),
+        )
+        .route(
+            "/api/monitoring/health/check",
+            post(monitoring_health::check),
+        )
+        .route("/api/monitoring/sync/status", get(monitoring_sync::status))
+        .route(
+            "/api/monitoring/sync/history",
+            get(monitoring_sync::history),
+        )
+        .route("/api/monitoring/sync/stats", get(monitoring_sync::stats))
+        .route(
+            "/api/monitoring/sync/trigger",
+            post(monitoring_sync::trigger),
+        )
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/analytics/{kind}/{id}", get(analytics::report))
+        .route(
+            "/api/v1/analytics/{kind}/{id}/recent",
+            get(analytics::recent),
+        )
         .route("/health", get(health::health))
         .route("/health/detailed", get(health::detailed))
         .route("/metrics", get(metrics_layer::render))

@@ -7,6 +7,7 @@
 //! text sorts by creation time, so a page boundary never skips or repeats a call even
 //! while new calls arrive.
 
+use super::conditions::Conditions;
 use super::rows::{self, CALL_COLUMNS, EVENT_COLUMNS};
 use super::{error, SqlStore, StoreError};
 use async_trait::async_trait;
@@ -63,20 +64,23 @@ pub(super) fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
-/// Inserts a call, or replaces every column of the call with the same id.
-static UPSERT_CALL: LazyLock<String> = LazyLock::new(|| {
-    let columns: Vec<&str> = CALL_COLUMNS.split(',').map(str::trim).collect();
-    let updates = columns
+/// Inserts a row of `table`, or replaces every column but `id` of the row with its id.
+pub(super) fn upsert(table: &str, columns: &str) -> String {
+    let names: Vec<&str> = columns.split(',').map(str::trim).collect();
+    let updates = names
         .iter()
         .filter(|c| **c != "id")
         .map(|c| format!("{c} = excluded.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO calls ({CALL_COLUMNS}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {updates}",
-        placeholders(columns.len())
+        "INSERT INTO {table} ({columns}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {updates}",
+        placeholders(names.len())
     )
-});
+}
+
+/// Inserts a call, or replaces every column of the call with the same id.
+static UPSERT_CALL: LazyLock<String> = LazyLock::new(|| upsert("calls", CALL_COLUMNS));
 
 /// Inserts a call unless one already holds its id, its attempt number or its occurrence.
 static INSERT_CALL_ONCE: LazyLock<String> = LazyLock::new(|| {
@@ -124,43 +128,31 @@ impl SqlStore {
         if filter.limit == 0 {
             return Ok(Vec::new());
         }
-        let mut conditions = Vec::new();
-        let mut values = Vec::new();
-        let mut condition = |column_test: &str, value: String| {
-            values.push(value);
-            conditions.push(format!("{column_test} ${}", values.len()));
-        };
+        let mut c = Conditions::default();
         if let Some(client) = filter.client_id {
-            condition("client_id =", client.to_string());
+            c.bind("client_id = {}", client.to_string());
         }
         if let Some(agent) = filter.agent_id {
-            condition("agent_id =", agent.to_string());
+            c.bind("agent_id = {}", agent.to_string());
         }
         if let Some(status) = filter.status {
-            condition("status =", status.as_str().to_string());
+            c.bind("status = {}", status.as_str().to_string());
         }
         if let Some(original) = filter.original_call_id {
-            condition("original_call_id =", original.to_string());
+            c.bind("original_call_id = {}", original.to_string());
         }
         if let Some(series) = filter.series_id {
-            condition("series_id =", series.to_string());
+            c.bind("series_id = {}", series.to_string());
         }
         if let Some(after) = filter.after {
-            condition("id <", after.to_string());
+            c.bind("id < {}", after.to_string());
         }
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
         let sql = format!(
-            "SELECT {CALL_COLUMNS} FROM calls{where_clause} ORDER BY id DESC LIMIT ${}",
-            values.len() + 1
+            "SELECT {CALL_COLUMNS} FROM calls{} ORDER BY id DESC LIMIT {}",
+            c.clause(),
+            c.next()
         );
-        let mut query = sqlx::query(&sql);
-        for value in values {
-            query = query.bind(value);
-        }
+        let query = c.apply(sqlx::query(&sql));
         query
             .bind(i64::from(filter.limit))
             .fetch_all(&self.pool)

@@ -12,19 +12,34 @@
 //! - `calls`: calls and call events, including the actors' [`CallStore`] port.
 //! - `campaigns`: campaigns and contacts, including the actors' `CampaignStore` port.
 //! - `rows`, `campaign_rows`: conversion between rows and domain values.
+//! - `rows`: conversion between rows and domain values.
+//! - `health_checks`, `sync_runs`, `alerts`, `retention`: the monitors' ports and the
+//!   monitoring API's reads; `monitor_rows`: their row conversions.
+//! - `analytics`: totals, rates and daily breakdowns of calls.
 //!
 //! [`CallStore`]: callvisor_actors::ports::CallStore
 
+mod alerts;
+mod analytics;
 mod calls;
 mod campaign_rows;
 mod campaigns;
+mod conditions;
+mod health_checks;
+mod monitor_rows;
+mod retention;
 mod rows;
 mod sqlite;
+mod sync_runs;
 mod tenants;
 
+pub use alerts::AlertFilter;
+pub use analytics::{Day, DayRange, Report, Scope, Tally};
 pub use calls::CallFilter;
 pub use callvisor_actors::ports::StoreError;
 pub use campaigns::{CampaignFilter, FailureCounts};
+pub use health_checks::{HealthFilter, HealthStats};
+pub use sync_runs::SyncStats;
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::migrate::Migrator;
@@ -134,6 +149,11 @@ impl SqlStore {
             .await
             .map_err(|e| error("pinging the database", e))?;
         Ok(started.elapsed())
+    }
+
+    /// Connections open in the pool, and how many of them are idle.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     /// Closes every connection, waiting for the ones in use to be returned.

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+#[macro_use]
+pub mod db;
 pub mod receiver;
 pub mod sim_harness;
 

@@ -92,9 +92,14 @@ impl Receiver {
     }
 
     pub async fn next(&mut self) -> Received {
-        timeout(WAIT, self.got.recv())
+        self.next_within(WAIT).await
+    }
+
+    /// The next request, waiting at most `within`.
+    pub async fn next_within(&mut self, within: Duration) -> Received {
+        timeout(within, self.got.recv())
             .await
-            .expect("a callback within the time limit")
+            .expect("a request within the time limit")
             .expect("the receiver is running")
     }
 

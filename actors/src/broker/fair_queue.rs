@@ -50,6 +50,13 @@ impl<W> FairQueue<W> {
         self.len == 0
     }
 
+    /// Every waiter, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &W> {
+        self.clients
+            .values()
+            .flat_map(|line| line.lanes.values().flatten())
+    }
+
     /// Waiters of one client.
     pub fn waiting_for(&self, client: ClientId) -> usize {
         self.clients

@@ -53,6 +53,8 @@ pub struct SlotStats {
     pub per_client: Vec<(ClientId, u32)>,
     /// Calls waiting in line for a slot.
     pub waiting: usize,
+    /// How long the call waiting longest has waited, in seconds (0 with nobody waiting).
+    pub longest_wait_seconds: f64,
 }
 
 /// The ConcurrencyBroker actor; its argument is the global limit.
@@ -192,6 +194,11 @@ impl Actor for ConcurrencyBroker {
                     global_max: table.global_max(),
                     per_client,
                     waiting: state.line.len(),
+                    longest_wait_seconds: state
+                        .line
+                        .iter()
+                        .map(|w| w.since.elapsed().as_secs_f64())
+                        .fold(0.0, f64::max),
                 });
             }
         }

@@ -90,6 +90,15 @@ pub enum CallSupervisorMsg {
     Cancel(CallId, RpcReplyPort<Result<Call, CancelError>>),
     /// Cancel those of these calls that have not been dialed yet.
     Withdraw(Vec<CallId>),
+    /// What the provider's records say about a call, found by reconciliation: routed
+    /// like a webhook (to the live call's actor, or kept on a finished call), recorded
+    /// as coming from the provider.
+    Reconcile {
+        call: CallId,
+        observation: Observation,
+        detail: Value,
+        reply: RpcReplyPort<Result<WebhookOutcome, String>>,
+    },
     /// How many calls are live (have an actor).
     LiveCount(RpcReplyPort<usize>),
 }
@@ -198,7 +207,19 @@ impl Actor for CallSupervisor {
                 observation,
                 detail,
                 reply,
-            } => state.route_webhook(call, observation, detail, reply).await,
+            } => {
+                let source = EventSource::Webhook;
+                state.route(call, observation, source, detail, reply).await
+            }
+            CallSupervisorMsg::Reconcile {
+                call,
+                observation,
+                detail,
+                reply,
+            } => {
+                let (call, source) = (CallRef::Id(call), EventSource::Provider);
+                state.route(call, observation, source, detail, reply).await
+            }
             CallSupervisorMsg::Cancel(id, reply) => match state.by_call.get(&id) {
                 Some(actor) => {
                     let _ = actor.cast(CallMsg::Cancel(reply));
@@ -483,6 +504,7 @@ impl CallSupervisorState {
         error: &str,
     ) -> Result<(), ActorProcessingErr> {
         metrics::counter!("callvisor_actor_restarts_total", "actor" => "call").increment(1);
+        self.ctx.signals.restarted();
         let Some(mut call) = self.ctx.store.load_call(id).await? else {
             return Ok(());
         };
@@ -527,10 +549,12 @@ impl CallSupervisorState {
         Ok(())
     }
 
-    async fn route_webhook(
+    /// Hands an observation to the live call's actor, or keeps it on a finished call.
+    async fn route(
         &mut self,
         target: CallRef,
         observation: Observation,
+        source: EventSource,
         detail: Value,
         reply: RpcReplyPort<Result<WebhookOutcome, String>>,
     ) {
@@ -565,7 +589,7 @@ impl CallSupervisorState {
                     &actor,
                     |tx| CallMsg::Observe {
                         observation,
-                        source: EventSource::Webhook,
+                        source,
                         detail,
                         reply: Some(tx),
                     },
@@ -578,15 +602,19 @@ impl CallSupervisorState {
             });
             return;
         }
-        let answer = self.record_on_finished_call(id, &observation, detail).await;
+        let answer = self
+            .record_on_finished_call(id, &observation, source, detail)
+            .await;
         let _ = reply.send(answer);
     }
 
-    /// A webhook for a call that is over: kept in the history, changing nothing.
+    /// An observation of a call that is over: kept in the history, changing nothing but
+    /// the details the call lacked.
     async fn record_on_finished_call(
         &self,
         id: CallId,
         observation: &Observation,
+        source: EventSource,
         detail: Value,
     ) -> Result<WebhookOutcome, String> {
         let Some(mut call) = self
@@ -602,14 +630,7 @@ impl CallSupervisorState {
             .provider_status
             .clone()
             .unwrap_or_else(|| observation.status.as_str().to_string());
-        let mut event = CallEvent::new(
-            id,
-            EventSource::Webhook,
-            kind,
-            false,
-            detail,
-            self.ctx.clock.now(),
-        );
+        let mut event = CallEvent::new(id, source, kind, false, detail, self.ctx.clock.now());
         event.sequence = observation.sequence;
         // A late duplicate may still carry what the first one lacked (price, recording).
         let saved = if call.absorb_details(observation) {

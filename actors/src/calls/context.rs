@@ -5,6 +5,7 @@ use crate::campaigns::CampaignSupervisorMsg;
 use crate::domain::campaign::CallEnded;
 use crate::domain::{Call, CallId};
 use crate::gateway::{DialGates, GatewayMsg};
+use crate::monitors::Signals;
 use crate::ports::{BotWarmer, CallStore, Clock, WarmupPolicy};
 use crate::supervision::{LateRef, Replaceable};
 use std::sync::Arc;
@@ -74,6 +75,8 @@ pub struct CallContext {
     pub gates: DialGates,
     /// Where campaign calls report their end.
     pub campaigns: LateRef<CampaignSupervisorMsg>,
+    /// Where restarts are counted for the restart-storm alert.
+    pub signals: Arc<Signals>,
 }
 
 impl CallContext {

@@ -23,6 +23,8 @@ pub struct MemoryStore {
     campaign_panics_left: AtomicUsize,
     /// Clients' concurrent-call limits; a client not set here has the default of 10.
     limits: Mutex<HashMap<ClientId, u32>>,
+    /// What the monitors store (see `memory_monitoring`).
+    pub(super) monitoring: Mutex<super::memory_monitoring::MonitoringTables>,
 }
 
 /// The limit of a client [`MemoryStore::set_client_limit`] was not called for.

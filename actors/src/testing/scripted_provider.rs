@@ -108,6 +108,14 @@ impl ScriptedProvider {
             .insert(provider_call_id.to_string(), url.to_string());
     }
 
+    /// Replaces the provider's whole record of a call (list and fetch show it).
+    pub fn put_record(&self, record: ProviderCallRecord) {
+        self.records
+            .lock()
+            .unwrap()
+            .insert(record.provider_call_id.clone(), record);
+    }
+
     /// Sets what the provider's records say about a call.
     pub fn set_record(&self, provider_call_id: &str, to: &str, status: CallStatus) {
         let record = ProviderCallRecord {

@@ -12,7 +12,8 @@ use callvisor_actors::domain::{
     AgentId, Call, CallId, CallRequest, CallStatus, ClientId, Observation, PhoneNumber, Priority,
 };
 use callvisor_actors::gateway::{BreakerPolicy, GatewayConfig, Rate, RateLimits, RetryPolicy};
-use callvisor_actors::ports::TokioClock;
+use callvisor_actors::monitors::{MonitorSettings, MonitorsConfig};
+use callvisor_actors::ports::{AlertChannel, NoProbe, ProcessProbe, TokioClock};
 use callvisor_actors::root::{Tree, TreeConfig};
 use callvisor_actors::rpc::ask;
 use callvisor_actors::supervision::RestartPolicy;
@@ -31,6 +32,8 @@ pub struct Harness {
     pub store: Arc<MemoryStore>,
     pub provider: Arc<ScriptedProvider>,
     pub warmer: Arc<ScriptedWarmer>,
+    /// The tree's clock: wall-clock time that follows paused tokio time.
+    pub clock: Arc<TokioClock>,
     /// The client calls are placed for, unless a test says otherwise.
     pub client: ClientId,
 }
@@ -42,6 +45,11 @@ pub struct Options {
     pub clock: Arc<TokioClock>,
     pub warmer: Arc<ScriptedWarmer>,
     pub global_max_calls: u32,
+    /// The monitors' settings (every timer off unless a test turns one on).
+    pub monitor_settings: MonitorSettings,
+    /// Alert channels besides the event log.
+    pub channels: Vec<Arc<dyn AlertChannel>>,
+    pub probe: Arc<dyn ProcessProbe>,
 }
 
 impl Default for Options {
@@ -52,6 +60,9 @@ impl Default for Options {
             clock: clock(),
             warmer: Arc::default(),
             global_max_calls: 50,
+            monitor_settings: MonitorSettings::manual(),
+            channels: Vec::new(),
+            probe: Arc::new(NoProbe),
         }
     }
 }
@@ -95,7 +106,7 @@ pub async fn start_with(options: Options) -> Harness {
             retry: RetryPolicy::default(),
             breaker: BreakerPolicy::default(),
         },
-        clock: options.clock,
+        clock: options.clock.clone(),
         warmer: options.warmer.clone(),
         calls: CallSettings {
             call_timeout: Duration::from_secs(600),
@@ -110,6 +121,12 @@ pub async fn start_with(options: Options) -> Harness {
         },
         campaign_restarts: RestartPolicy::default(),
         child_restarts: RestartPolicy::default(),
+        monitors: MonitorsConfig {
+            store: options.store.clone(),
+            channels: options.channels,
+            probe: options.probe,
+            settings: options.monitor_settings,
+        },
     };
     let (tree, _) = Tree::start(config).await.expect("tree starts");
     Harness {
@@ -117,6 +134,7 @@ pub async fn start_with(options: Options) -> Harness {
         store: options.store,
         provider: options.provider,
         warmer: options.warmer,
+        clock: options.clock,
         client: ClientId::new(),
     }
 }

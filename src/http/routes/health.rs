@@ -71,7 +71,7 @@ pub async fn detailed(State(state): State<AppState>) -> Response {
             "circuit": circuit,
         },
         "calls": { "active": active },
-        "memory": { "residentBytes": resident_memory_bytes() },
+        "memory": { "residentBytes": crate::process::resident_memory_bytes() },
     });
     let code = if status == "unhealthy" {
         StatusCode::SERVICE_UNAVAILABLE
@@ -104,11 +104,4 @@ async fn provider_reachable(api_base: &str) -> bool {
         .await,
         Ok(Ok(_))
     )
-}
-
-/// Resident set size of this process, from `/proc` (Linux); `None` elsewhere.
-fn resident_memory_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
 }

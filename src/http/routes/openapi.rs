@@ -1,6 +1,9 @@
 //! `GET /openapi.json`: the API described as OpenAPI 3, generated from the handlers.
 
-use super::{agents, calls, clients, health, live_calls, outbound, sms, webhooks};
+use super::{
+    agents, alerts, analytics, calls, clients, health, live_calls, monitoring_health,
+    monitoring_sync, outbound, sms, stats, webhooks,
+};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -15,6 +18,10 @@ use utoipa::{Modify, OpenApi};
         calls::recording, sms::send,
         webhooks::twilio::status, webhooks::plivo::status, webhooks::exotel::status,
         health::health, health::detailed,
+        webhooks::exotel_heartbeat::heartbeat,
+        monitoring_health::current, monitoring_health::history, monitoring_health::stats, monitoring_health::check,
+        monitoring_sync::status, monitoring_sync::history, monitoring_sync::stats, monitoring_sync::trigger,
+        alerts::list, stats::stats, analytics::report, analytics::recent,
     ),
     components(schemas(
         clients::CreateClient, clients::UpdateClient, clients::ClientView,

@@ -34,6 +34,22 @@ fn read_body(headers: &HeaderMap, body: &[u8]) -> Result<(Vec<(String, String)>,
     Ok((json_pairs(&value), value))
 }
 
+/// Refuses (403) a callback whose URL does not carry the deployment's token.
+pub(super) fn check_token(state: &AppState, uri: &Uri) -> Result<(), ApiError> {
+    let authentic = match (
+        state.webhooks.exotel_token.as_deref(),
+        query_param(uri, TOKEN_PARAM),
+    ) {
+        (Some(expected), Some(given)) => webhook::token_matches(expected, &given),
+        _ => false,
+    };
+    if authentic {
+        return Ok(());
+    }
+    rejected(PROVIDER, "bad_token");
+    Err(ApiError::forbidden("missing or invalid webhook token"))
+}
+
 #[utoipa::path(post, path = "/webhooks/exotel/status", tag = "webhooks",
     request_body(content_type = "application/json", description = "Exotel status callback (answered or terminal event)"),
     params(("token" = String, Query, description = "the deployment's secret webhook token"),
@@ -46,17 +62,7 @@ pub async fn status(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let authentic = match (
-        state.webhooks.exotel_token.as_deref(),
-        query_param(&uri, TOKEN_PARAM),
-    ) {
-        (Some(expected), Some(given)) => webhook::token_matches(expected, &given),
-        _ => false,
-    };
-    if !authentic {
-        rejected(PROVIDER, "bad_token");
-        return Err(ApiError::forbidden("missing or invalid webhook token"));
-    }
+    check_token(&state, &uri)?;
     let parsed = read_body(&headers, &body).and_then(|(params, detail)| {
         let callback =
             webhook::parse_callback(&params).map_err(|e| ApiError::validation(e.to_string()))?;

@@ -10,6 +10,7 @@
 //! (by our call id when the URL carries it, else by the provider's ids).
 
 pub mod exotel;
+pub mod exotel_heartbeat;
 pub mod plivo;
 pub mod twilio;
 
@@ -39,6 +40,10 @@ pub(crate) fn record_lag(state: &AppState, provider: &'static str, sent: Option<
     if let Some(sent) = sent {
         let lag = (state.clock.now() - sent).num_milliseconds().max(0) as f64 / 1000.0;
         metrics::histogram!("callvisor_webhook_lag_seconds", "provider" => provider).record(lag);
+        state
+            .tree
+            .signals
+            .webhook_lag(std::time::Duration::from_secs_f64(lag));
     }
 }
 
