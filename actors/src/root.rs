@@ -117,7 +117,7 @@ pub struct RootState {
     config: TreeConfig,
     ctx: Arc<CallContext>,
     campaign_ctx: Arc<CampaignContext>,
-    monitors: Option<Arc<MonitorContext>>,
+    monitors: Arc<MonitorContext>,
     tree: Option<Tree>,
     children: HashMap<ractor::ActorId, Child>,
     restarts: HashMap<Child, RestartHistory>,
@@ -169,29 +169,32 @@ impl Actor for RootSupervisor {
         children.insert(gateway.get_id(), Child::Gateway);
         children.insert(broker.get_id(), Child::Broker);
         let calls = spawn_calls(&config, &ctx, &mut children, cell.clone()).await?;
+        let calls = Replaceable::new(calls);
+        // Monitors before campaigns: a campaign that fails raises an alert.
+        let monitor_ctx = Arc::new(monitor_context(&config, &ctx, calls.clone()));
+        let restarts = config.child_restarts;
+        let monitors = spawn_monitors(&monitor_ctx, restarts, &mut children, cell.clone()).await?;
         let campaign_ctx = Arc::new(CampaignContext {
             store: Arc::clone(&config.campaign_store),
             calls_store: Arc::clone(&config.store),
-            calls: Replaceable::new(calls),
+            calls,
             clock: Arc::clone(&config.clock),
             gates,
             settings: config.campaigns.clone(),
             provider_name,
+            alerts: monitors.clone(),
+            signals: Arc::clone(&ctx.signals),
         });
         let mut state = RootState {
             config,
             ctx,
             campaign_ctx,
-            monitors: None,
+            monitors: monitor_ctx,
             tree: None,
             children,
             restarts: HashMap::new(),
         };
-        let campaigns = state.spawn_campaigns(cell.clone()).await?;
-        state.monitors = Some(Arc::new(
-            state.monitor_context(state.campaign_ctx.calls.clone()),
-        ));
-        let monitors = state.spawn_monitors(cell).await?;
+        let campaigns = state.spawn_campaigns(cell).await?;
         state.tree = Some(Tree {
             root: myself.clone(),
             gateway: state.ctx.gateway.clone(),
@@ -304,6 +307,44 @@ async fn spawn_calls(
     Ok(calls)
 }
 
+/// What the monitors share, reaching the calls through `calls`.
+fn monitor_context(
+    config: &TreeConfig,
+    ctx: &CallContext,
+    calls: Replaceable<CallSupervisorMsg>,
+) -> MonitorContext {
+    let m = &config.monitors;
+    MonitorContext {
+        store: Arc::clone(&m.store),
+        channels: m.channels.clone(),
+        probe: Arc::clone(&m.probe),
+        settings: m.settings.clone(),
+        gateway: ctx.gateway.clone(),
+        broker: ctx.broker.clone(),
+        calls,
+        signals: Arc::clone(&ctx.signals),
+        clock: Arc::clone(&config.clock),
+        provider_name: ctx.provider_name.clone(),
+    }
+}
+
+/// Starts the Monitors supervisor and returns its handles.
+async fn spawn_monitors(
+    ctx: &Arc<MonitorContext>,
+    restarts: RestartPolicy,
+    children: &mut HashMap<ractor::ActorId, Child>,
+    cell: ActorCell,
+) -> Result<MonitorHandles, ActorProcessingErr> {
+    let args = MonitorsArgs {
+        ctx: Arc::clone(ctx),
+        restarts,
+    };
+    let (monitors, _) = Actor::spawn_linked(None, Monitors, args, cell).await?;
+    children.insert(monitors.get_id(), Child::Monitors);
+    let handles = crate::rpc::ask(&monitors, MonitorsMsg::Handles, Duration::from_secs(30)).await?;
+    Ok(handles)
+}
+
 impl RootState {
     /// Starts the CampaignSupervisor and points the CallActors' reports at it.
     async fn spawn_campaigns(
@@ -318,43 +359,6 @@ impl RootState {
         self.children.insert(campaigns.get_id(), Child::Campaigns);
         self.ctx.campaigns.set(campaigns.clone());
         Ok(campaigns)
-    }
-
-    /// What the monitors share, reaching the calls through `calls`.
-    fn monitor_context(&self, calls: Replaceable<CallSupervisorMsg>) -> MonitorContext {
-        let m = &self.config.monitors;
-        MonitorContext {
-            store: Arc::clone(&m.store),
-            channels: m.channels.clone(),
-            probe: Arc::clone(&m.probe),
-            settings: m.settings.clone(),
-            gateway: self.ctx.gateway.clone(),
-            broker: self.ctx.broker.clone(),
-            calls,
-            signals: Arc::clone(&self.ctx.signals),
-            clock: Arc::clone(&self.config.clock),
-            provider_name: self.ctx.provider_name.clone(),
-        }
-    }
-
-    /// Starts the Monitors supervisor and returns its handles.
-    async fn spawn_monitors(
-        &mut self,
-        cell: ActorCell,
-    ) -> Result<MonitorHandles, ActorProcessingErr> {
-        let ctx = self
-            .monitors
-            .clone()
-            .ok_or("the monitors' context is made before they start")?;
-        let args = MonitorsArgs {
-            ctx,
-            restarts: self.config.child_restarts,
-        };
-        let (monitors, _) = Actor::spawn_linked(None, Monitors, args, cell).await?;
-        self.children.insert(monitors.get_id(), Child::Monitors);
-        let handles =
-            crate::rpc::ask(&monitors, MonitorsMsg::Handles, Duration::from_secs(30)).await?;
-        Ok(handles)
     }
 
     async fn respawn(&mut self, child: Child, cell: ActorCell) -> Result<(), ActorProcessingErr> {
@@ -392,7 +396,9 @@ impl RootState {
                 }
             }
             Child::Monitors => {
-                let fresh = self.spawn_monitors(cell).await?;
+                let restarts = self.config.child_restarts;
+                let fresh =
+                    spawn_monitors(&self.monitors, restarts, &mut self.children, cell).await?;
                 if let Some(tree) = &self.tree {
                     tree.monitors.follow(&fresh);
                 }

@@ -19,16 +19,17 @@ use crate::domain::campaign::{
     Transition,
 };
 use crate::domain::CampaignId;
+use crate::monitors::{Alert, Level};
 use crate::ports::{CampaignStep, ContactChange};
 use crate::rpc::ask;
-use crate::supervision::{RestartHistory, RestartPolicy};
+use crate::supervision::{charge_restart, RestartHistory, RestartPolicy};
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
-use tokio::time::Instant;
 
 type Reply<T> = RpcReplyPort<Result<T, CampaignError>>;
 
@@ -261,21 +262,54 @@ impl CampaignSupervisorState {
         Ok(())
     }
 
+    /// Gives the campaign an actor. A start that fails (its recovery could not read or
+    /// write storage) counts against the restart budget like a crash, and a campaign
+    /// out of budget is failed: one broken campaign never takes its supervisor down.
     async fn spawn(
         &mut self,
         myself: &ActorRef<CampaignSupervisorMsg>,
         campaign: Campaign,
     ) -> Result<(), ActorProcessingErr> {
+        self.start_actor(myself, campaign, None).await
+    }
+
+    async fn start_actor(
+        &mut self,
+        myself: &ActorRef<CampaignSupervisorMsg>,
+        mut campaign: Campaign,
+        mut failure: Option<String>,
+    ) -> Result<(), ActorProcessingErr> {
         let id = campaign.id;
-        let args = CampaignActorArgs {
-            campaign,
-            ctx: Arc::clone(&self.ctx),
-        };
-        let (actor, _) = Actor::spawn_linked(None, CampaignActor, args, myself.get_cell()).await?;
-        self.by_actor.insert(actor.get_id(), id);
-        self.actors.insert(id, actor);
-        metrics::gauge!("callvisor_campaign_actors").set(self.actors.len() as f64);
-        Ok(())
+        loop {
+            if let Some(error) = &failure {
+                let (policy, signals) = (self.policy, &self.ctx.signals);
+                if charge_restart(&mut self.restarts, id, "campaign", policy, signals, error)
+                    .is_err()
+                {
+                    return self.give_up(campaign, error).await;
+                }
+            }
+            let args = CampaignActorArgs {
+                campaign,
+                ctx: Arc::clone(&self.ctx),
+            };
+            match Actor::spawn_linked(None, CampaignActor, args, myself.get_cell()).await {
+                Ok((actor, _)) => {
+                    self.by_actor.insert(actor.get_id(), id);
+                    self.actors.insert(id, actor);
+                    metrics::gauge!("callvisor_campaign_actors").set(self.actors.len() as f64);
+                    return Ok(());
+                }
+                Err(error) => {
+                    tracing::error!(campaign = %id, %error, "campaign actor failed to start");
+                    failure = Some(error.to_string());
+                }
+            }
+            match self.ctx.store.load_campaign(id).await? {
+                Some(c) if c.status.has_actor() => campaign = c,
+                _ => return Ok(()),
+            }
+        }
     }
 
     fn forget(&mut self, actor: ActorId) -> Option<CampaignId> {
@@ -378,21 +412,24 @@ impl CampaignSupervisorState {
         id: CampaignId,
         error: &str,
     ) -> Result<(), ActorProcessingErr> {
-        metrics::counter!("callvisor_actor_restarts_total", "actor" => "campaign").increment(1);
-        let Some(mut campaign) = self.ctx.store.load_campaign(id).await? else {
+        let Some(campaign) = self.ctx.store.load_campaign(id).await? else {
             return Ok(());
         };
-        let allowed = self
-            .restarts
-            .entry(id)
-            .or_default()
-            .allow_restart(self.policy, Instant::now());
-        if allowed && campaign.status.has_actor() {
-            return self.spawn(myself, campaign).await;
-        }
         if !campaign.status.has_actor() {
             return Ok(());
         }
+        self.start_actor(myself, campaign, Some(error.to_string()))
+            .await
+    }
+
+    /// Marks a campaign whose actor keeps failing `failed`, tells people, and stops its
+    /// dialing; its live calls finish and are still recorded.
+    async fn give_up(
+        &mut self,
+        mut campaign: Campaign,
+        error: &str,
+    ) -> Result<(), ActorProcessingErr> {
+        let id = campaign.id;
         tracing::error!(campaign = %id, %error, "campaign actor keeps failing; marking the campaign failed");
         self.restarts.remove(&id);
         let now = self.ctx.clock.now();
@@ -402,20 +439,40 @@ impl CampaignSupervisorState {
         campaign.updated_at = now;
         self.ctx.store.save_campaign(&campaign).await?;
         super::metrics::status_changed(&campaign);
+        self.ctx.alerts.raise(Alert {
+            key: format!("campaign_failed:{id}"),
+            level: Level::Error,
+            title: format!("Campaign '{}' failed and stopped dialing", campaign.name),
+            detail: json!({"campaignId": id, "error": error, "processedContacts": campaign.processed_contacts, "totalContacts": campaign.total_contacts}),
+            client_id: Some(campaign.client_id),
+        });
         self.ctx.gates.close(id).await;
-        let undialed = self
-            .ctx
-            .store
-            .open_contacts(id)
-            .await?
-            .into_iter()
-            .filter(|c| c.state == ContactState::Dialing)
-            .filter_map(|c| c.call_id)
-            .collect();
+        // Calls that ended while no actor could record them are recorded now; the
+        // others are withdrawn if not yet dialed, and recorded when they end.
+        let mut live = Vec::new();
+        for contact in self.ctx.store.open_contacts(id).await? {
+            let (ContactState::Dialing, Some(call_id)) = (contact.state, contact.call_id) else {
+                continue;
+            };
+            match self.ctx.calls_store.load_call(call_id).await? {
+                Some(call) if !call.is_live() => {
+                    self.settle_without_actor(CallEnded {
+                        campaign_id: id,
+                        position: contact.position,
+                        call_id,
+                        status: call.status,
+                        failure_reason: call.failure_reason,
+                        dialed: call.dial_started_at.is_some(),
+                    })
+                    .await?
+                }
+                _ => live.push(call_id),
+            }
+        }
         self.ctx
             .calls
             .get()
-            .cast(CallSupervisorMsg::Withdraw(undialed))?;
+            .cast(CallSupervisorMsg::Withdraw(live))?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 
 use crate::calls::CallSupervisorMsg;
 use crate::gateway::DialGates;
+use crate::monitors::{MonitorHandles, Signals};
 use crate::ports::{CallStore, CampaignStore, Clock};
 use crate::supervision::Replaceable;
 use std::sync::Arc;
@@ -37,4 +38,8 @@ pub struct CampaignContext {
     pub settings: CampaignSettings,
     /// Name of the provider calls are placed with, recorded on each call.
     pub provider_name: String,
+    /// Where a campaign that fails for good is reported.
+    pub alerts: MonitorHandles,
+    /// Where restarts are counted for the restart-storm alert.
+    pub signals: Arc<Signals>,
 }

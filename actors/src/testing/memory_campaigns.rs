@@ -60,7 +60,6 @@ impl CampaignStore for MemoryStore {
     }
 
     async fn save_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
-        self.maybe_crash_campaign(campaign);
         self.campaigns
             .lock()
             .unwrap()

@@ -19,7 +19,7 @@ pub struct MemoryStore {
     pub(super) contacts: Mutex<BTreeMap<(CampaignId, u32), Contact>>,
     /// Saves left to panic on (a crash inside an actor's handler).
     panics_left: AtomicUsize,
-    /// Campaign writes left to panic on.
+    /// Campaign steps left to panic on.
     campaign_panics_left: AtomicUsize,
     /// Clients' concurrent-call limits; a client not set here has the default of 10.
     limits: Mutex<HashMap<ClientId, u32>>,
@@ -73,7 +73,8 @@ impl MemoryStore {
         }
     }
 
-    /// Makes the next `n` campaign writes panic before writing anything.
+    /// Makes the next `n` campaign steps (a CampaignActor's writes) panic before
+    /// writing anything.
     pub fn panic_on_next_campaign_writes(&self, n: usize) {
         self.campaign_panics_left.store(n, Ordering::SeqCst);
     }

@@ -2,12 +2,14 @@
 //! and an estimate of when it will be done.
 //!
 //! The ETA is work divided by speed, laid onto the calendar. Work is the dials still to
-//! come: one per pending retry, and for each contact not yet dialed as many as contacts
-//! have needed so far. Speed is the campaign's own recent dial rate (gaps far longer than
-//! usual, such as a closed window, are left out of it), never above its pacing, or, before
-//! there is a history, what pacing and concurrency allow. The work is then placed in the
-//! hours the calling window is open (in the campaign's zone), the last calls' duration is
-//! added, and the end is never before the last pending retry can run.
+//! come, from the share of dials that have needed a retry so far (q): 1 + q + q² + … up
+//! to the policy's attempts for each contact not yet dialed, 1 + q for each waiting for
+//! a retry, q for each live call. Speed is the campaign's own recent dial rate (gaps far
+//! longer than usual, such as a closed window, are left out of it), never above its
+//! pacing, or, before there is a history, what pacing and concurrency allow. The work is
+//! placed in the hours the calling window is open (in the campaign's zone); then come the
+//! last calls' duration and the retries of the last contacts, one backoff per round while
+//! a round is likely to be needed; and the end is never before the last pending retry.
 
 use super::contact::{ContactOutcome, ContactState};
 use super::model::{Campaign, CampaignStatus};
@@ -166,12 +168,13 @@ impl Eta {
             return None;
         }
         let counts = inputs.counts;
-        let per_contact = if inputs.contacts_dialed > 0 {
-            f64::from(inputs.dials) / f64::from(inputs.contacts_dialed)
-        } else {
-            1.0
-        };
-        let remaining_dials = f64::from(counts.pending) * per_contact + f64::from(counts.retrying);
+        let q = retry_chance(inputs);
+        let max_attempts = campaign.retry_policy.max_attempts.max(1);
+        // Expected dials of a contact not dialed yet: 1 + q + q² + … for each attempt.
+        let per_contact: f64 = (0..max_attempts).map(|k| q.powi(k as i32)).sum();
+        let remaining_dials = f64::from(counts.pending) * per_contact
+            + f64::from(counts.retrying) * (1.0 + q)
+            + f64::from(counts.in_progress) * q;
         let rate = dial_rate(campaign, inputs)?; // dials per second
         let mut at = inputs.now;
         let mut work = remaining_dials / rate;
@@ -194,10 +197,25 @@ impl Eta {
                 }
             }
         }
-        let tail = seconds(inputs.mean_call_seconds.unwrap_or(0.0));
-        let mut end = at + tail;
+        let call = inputs.mean_call_seconds.unwrap_or(0.0);
+        let mut end = at + seconds(call);
+        // The last calls' retries come a backoff later: each round of retries is added
+        // while it is likely that one of the contacts dialed within a backoff of the end
+        // still needs it.
+        let mut chance = 1.0;
+        for attempt in 1..max_attempts {
+            chance *= q;
+            let delay = campaign.retry_policy.delay_after(attempt).as_secs_f64() + call;
+            if chance * rate * delay < 0.5 {
+                break;
+            }
+            end += seconds(delay);
+            if let Some(window) = &campaign.window {
+                end = window.next_opening(campaign.timezone, end);
+            }
+        }
         if let Some(retry) = inputs.last_retry_at {
-            end = end.max(retry + tail);
+            end = end.max(retry + seconds(call));
         }
         if counts.pending + counts.retrying + counts.in_progress == 0 {
             end = inputs.now;
@@ -209,6 +227,18 @@ impl Eta {
             dials_per_minute: rate * 60.0,
         })
     }
+}
+
+/// The share of finished dials that have led to a retry: the retries made, and the
+/// contacts waiting for one, over the dials no longer live.
+fn retry_chance(inputs: &EtaInputs) -> f64 {
+    let retries_made = inputs.dials.saturating_sub(inputs.contacts_dialed);
+    let finished = inputs.dials.saturating_sub(inputs.counts.in_progress);
+    if finished == 0 {
+        return 0.0;
+    }
+    let retried = f64::from(retries_made + inputs.counts.retrying);
+    (retried / f64::from(finished)).clamp(0.0, 0.95)
 }
 
 /// Dials per second: measured from recent dials when there are enough, capped by the
