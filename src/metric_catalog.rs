@@ -216,6 +216,46 @@ pub const METRICS: &[(&str, Kind, &str)] = &[
         "Records deleted by retention, by table.",
     ),
     (
+        "callvisor_campaigns",
+        Kind::Gauge,
+        "Campaigns by status, as stored (read at each scrape).",
+    ),
+    (
+        "callvisor_campaign_actors",
+        Kind::Gauge,
+        "Campaigns with an actor: running, or paused with calls to track.",
+    ),
+    (
+        "callvisor_campaign_dials_total",
+        Kind::Counter,
+        "Calls made by each campaign.",
+    ),
+    (
+        "callvisor_campaign_outcomes_total",
+        Kind::Counter,
+        "Ends of each campaign's calls, by what became of the contact.",
+    ),
+    (
+        "callvisor_campaign_cursor",
+        Kind::Gauge,
+        "Each campaign's cursor: contacts taken from its list.",
+    ),
+    (
+        "callvisor_campaign_remaining_contacts",
+        Kind::Gauge,
+        "Each campaign's contacts without a final outcome.",
+    ),
+    (
+        "callvisor_campaign_paused",
+        Kind::Gauge,
+        "1 while a campaign is paused, else 0.",
+    ),
+    (
+        "callvisor_campaigns_failed_total",
+        Kind::Counter,
+        "Campaigns given up because their actor kept failing.",
+    ),
+    (
         "process_resident_memory_bytes",
         Kind::Gauge,
         "Resident memory of the process.",
@@ -291,6 +331,20 @@ pub fn register_zero_series(provider: &'static str) {
             .increment(0);
     }
     metrics::counter!("callvisor_webhooks_received_total", "provider" => provider).increment(0);
+    metrics::counter!("callvisor_campaigns_failed_total").increment(0);
+    metrics::gauge!("callvisor_campaign_actors").increment(0.0);
+}
+
+/// Sets the campaigns-by-status gauge from storage's counts (every status, zeros too).
+pub fn campaigns_by_status(counts: &[(callvisor_actors::domain::campaign::CampaignStatus, u32)]) {
+    use callvisor_actors::domain::campaign::CampaignStatus;
+    for status in CampaignStatus::ALL {
+        let n = counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!("callvisor_campaigns", "status" => status.as_str()).set(f64::from(n));
+    }
 }
 
 /// Samples what the process knows about itself into the `process_*` gauges.

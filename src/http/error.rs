@@ -71,6 +71,14 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "AGENT_NOT_FOUND", "agent not found")
     }
 
+    pub fn campaign_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "CAMPAIGN_NOT_FOUND",
+            "campaign not found",
+        )
+    }
+
     pub fn invalid_state(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "INVALID_STATE", message)
     }

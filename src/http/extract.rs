@@ -30,7 +30,7 @@ where
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+pub(crate) fn json_rejection(rejection: JsonRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::payload_too_large(JSON_BODY_LIMIT);
     }
@@ -38,10 +38,31 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::validation("expected a JSON body with Content-Type: application/json")
         }
-        JsonRejection::JsonDataError(e) => ApiError::validation(e.body_text()),
+        JsonRejection::JsonDataError(e) => {
+            let error = ApiError::validation(e.body_text());
+            match field_at_fault(&e) {
+                Some(field) => error.with_details(serde_json::json!({ "field": field })),
+                None => error,
+            }
+        }
         JsonRejection::JsonSyntaxError(e) => ApiError::validation(e.body_text()),
         other => ApiError::validation(other.body_text()),
     }
+}
+
+/// The path of the field a JSON body could not be read at (`retryPolicy.retryOn[1]`),
+/// when the error lies below the top level.
+fn field_at_fault(e: &axum::extract::rejection::JsonDataError) -> Option<String> {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(located) = cause.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>()
+        {
+            let path = located.path().to_string();
+            return (path != ".").then_some(path);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// A query string, rejected in the envelope.

@@ -26,8 +26,13 @@ pub async fn record(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`, Prometheus text format.
+/// `GET /metrics`, Prometheus text format. Counts only storage knows (campaigns by
+/// status) are read at each scrape.
 pub async fn render(State(state): State<AppState>) -> Response {
+    match state.store.campaigns_by_status().await {
+        Ok(counts) => crate::metric_catalog::campaigns_by_status(&counts),
+        Err(e) => tracing::warn!(%e, "could not count campaigns for /metrics"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

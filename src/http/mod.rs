@@ -18,7 +18,7 @@ use callvisor_actors::ports::Clock;
 use callvisor_actors::root::Tree;
 use metrics_exporter_prometheus::PrometheusHandle;
 use routes::{
-    agents, alerts, analytics, calls, clients, health, live_calls, monitoring_health,
+    agents, alerts, analytics, calls, campaigns, clients, health, live_calls, monitoring_health,
     monitoring_sync, openapi, outbound, sms, stats, webhooks,
 };
 use std::sync::Arc;
@@ -93,6 +93,35 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/calls/{id}/cancel", post(calls::cancel))
         .route("/api/v1/calls/{id}/recording", get(calls::recording))
         .route("/api/v1/sms", post(sms::send))
+        .route(
+            "/api/v1/campaigns",
+            post(campaigns::create).get(campaigns::list),
+        )
+        .route("/api/v1/campaigns/{id}", get(campaigns::get))
+        .route(
+            "/api/v1/campaigns/{id}/contacts",
+            post(campaigns::contacts::append).get(campaigns::contacts::list),
+        )
+        .route("/api/v1/campaigns/{id}/start", post(campaigns::start))
+        .route("/api/v1/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/api/v1/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/api/v1/campaigns/{id}/cancel", post(campaigns::cancel))
+        .route(
+            "/api/v1/campaigns/{id}/progress",
+            get(campaigns::reports::progress),
+        )
+        .route(
+            "/api/v1/campaigns/{id}/stats",
+            get(campaigns::reports::stats),
+        )
+        .route(
+            "/api/v1/campaigns/{id}/failures",
+            get(campaigns::reports::failures),
+        )
+        .route(
+            "/api/v1/campaigns/{id}/events",
+            get(campaigns::events::events),
+        )
         .route("/webhooks/twilio/status", post(webhooks::twilio::status))
         .route("/webhooks/plivo/status", post(webhooks::plivo::status))
         .route("/webhooks/exotel/status", post(webhooks::exotel::status))

@@ -1,5 +1,6 @@
 //! Call analytics: totals by status, success and error rates, average talk time, and a
-//! day-by-day breakdown in any time zone, for every call, one client's or one agent's.
+//! day-by-day breakdown in any time zone, for every call, or one client's, agent's or
+//! campaign's.
 //!
 //! The database groups calls into 15-minute buckets of their creation time (plain
 //! integer division, the same on SQLite and PostgreSQL); the buckets are then put on
@@ -9,7 +10,7 @@
 
 use super::rows::millis;
 use super::{error, SqlStore, StoreError};
-use callvisor_actors::domain::{AgentId, CallStatus, ClientId};
+use callvisor_actors::domain::{AgentId, CallStatus, CampaignId, ClientId};
 use callvisor_actors::monitors::ERROR_STATUSES;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -26,6 +27,7 @@ pub enum Scope {
     All,
     Client(ClientId),
     Agent(AgentId),
+    Campaign(CampaignId),
 }
 
 /// Calls made on the local days `start..=end` in `tz`.
@@ -174,6 +176,7 @@ impl SqlStore {
             Scope::All => ("", None),
             Scope::Client(c) => (" AND client_id = $3", Some(c.to_string())),
             Scope::Agent(a) => (" AND agent_id = $3", Some(a.to_string())),
+            Scope::Campaign(c) => (" AND campaign_id = $3", Some(c.to_string())),
         };
         let sql = format!(
             "SELECT created_at / {BUCKET_MS} AS bucket, status, COUNT(*) AS n, \

@@ -11,7 +11,9 @@ use super::conditions::Conditions;
 use super::rows::{self, CALL_COLUMNS, EVENT_COLUMNS};
 use super::{error, SqlStore, StoreError};
 use async_trait::async_trait;
-use callvisor_actors::domain::{AgentId, Call, CallEvent, CallId, CallStatus, ClientId};
+use callvisor_actors::domain::{
+    AgentId, Call, CallEvent, CallId, CallStatus, CampaignId, ClientId,
+};
 use callvisor_actors::ports::CallStore;
 use sqlx::{Any, Transaction};
 use std::sync::LazyLock;
@@ -29,6 +31,8 @@ pub struct CallFilter {
     pub original_call_id: Option<CallId>,
     /// Only occurrences of this series.
     pub series_id: Option<CallId>,
+    /// Only calls of this campaign.
+    pub campaign_id: Option<CampaignId>,
     /// The cursor: the last (oldest) id of the previous page. Only calls older than it,
     /// that is with a smaller id, are returned.
     pub after: Option<CallId>,
@@ -50,6 +54,7 @@ impl Default for CallFilter {
             status: None,
             original_call_id: None,
             series_id: None,
+            campaign_id: None,
             after: None,
             limit: Self::DEFAULT_LIMIT,
         }

@@ -6,6 +6,7 @@
 
 #[macro_use]
 pub mod db;
+pub mod processes;
 pub mod receiver;
 pub mod sim_harness;
 

@@ -109,6 +109,7 @@ impl Actor for CampaignActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let id = state.campaign.id;
+        super::metrics::started(&state.campaign);
         if state.campaign.status == CampaignStatus::Running {
             state.ctx.gates.open(id).await;
         } else {

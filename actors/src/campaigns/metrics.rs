@@ -11,6 +11,31 @@ fn gauges(campaign: &Campaign) {
         .set(f64::from(campaign.remaining_contacts()));
 }
 
+/// What a contact's call ending can make of it, as the outcome label.
+const OUTCOMES: [&str; 6] = [
+    "connected",
+    "failed",
+    "do_not_call",
+    "canceled",
+    "retry_scheduled",
+    "withdrawn",
+];
+
+/// The campaign's actor started: its series exist from now on, at zero if need be, so
+/// rates over them have data from the first scrape.
+pub fn started(campaign: &Campaign) {
+    let id = campaign.id.to_string();
+    metrics::counter!("callvisor_campaign_dials_total", "campaign_id" => id.clone()).increment(0);
+    for outcome in OUTCOMES {
+        metrics::counter!(
+            "callvisor_campaign_outcomes_total",
+            "campaign_id" => id.clone(), "outcome" => outcome
+        )
+        .increment(0);
+    }
+    status_changed(campaign);
+}
+
 /// A call was made.
 pub fn dialed(campaign: &Campaign) {
     metrics::counter!("callvisor_campaign_dials_total", "campaign_id" => campaign.id.to_string())

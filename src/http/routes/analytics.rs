@@ -1,4 +1,4 @@
-//! Analytics (viewer or above): `GET /api/v1/analytics/{clients,agents}/{id}` — totals
+//! Analytics (viewer or above): `GET /api/v1/analytics/{clients,agents,campaigns}/{id}` — totals
 //! by status, success and error rates, mean talk time and a day-by-day breakdown over
 //! a range of local days in a time zone (default the client's) — and `…/{id}/recent`,
 //! the latest calls. Another client's client or agent answers 404.
@@ -63,12 +63,17 @@ async fn scope_of(
             let client = visible_client(state, principal, agent.client_id).await?;
             Ok((Scope::Agent(id), client))
         }
+        "campaigns" => {
+            let campaign = super::campaigns::visible_campaign(state, principal, raw).await?;
+            let client = visible_client(state, principal, campaign.client_id).await?;
+            Ok((Scope::Campaign(campaign.id), client))
+        }
         _ => Err(ApiError::not_found("route")),
     }
 }
 
 #[utoipa::path(get, path = "/api/v1/analytics/{kind}/{id}", tag = "analytics",
-    params(("kind" = String, Path, description = "clients or agents"), ("id" = String, Path),
+    params(("kind" = String, Path, description = "clients, agents or campaigns"), ("id" = String, Path),
         ("startDate" = Option<String>, Query, description = "YYYY-MM-DD, default six days before endDate"),
         ("endDate" = Option<String>, Query, description = "YYYY-MM-DD, default today"),
         ("timezone" = Option<String>, Query, description = "IANA name, default the client's")),
@@ -98,7 +103,7 @@ pub async fn report(
 }
 
 #[utoipa::path(get, path = "/api/v1/analytics/{kind}/{id}/recent", tag = "analytics",
-    params(("kind" = String, Path, description = "clients or agents"), ("id" = String, Path),
+    params(("kind" = String, Path, description = "clients, agents or campaigns"), ("id" = String, Path),
         ("limit" = Option<u32>, Query, description = "1..=100, default 20")),
     responses((status = 200, description = "the latest calls, newest first"), (status = 404, description = "NOT_FOUND")))]
 pub async fn recent(
@@ -115,6 +120,7 @@ pub async fn recent(
     match scope {
         Scope::Client(c) => filter.client_id = Some(c),
         Scope::Agent(a) => filter.agent_id = Some(a),
+        Scope::Campaign(c) => filter.campaign_id = Some(c),
         Scope::All => {}
     }
     let calls: Vec<CallView> = state

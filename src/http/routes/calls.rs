@@ -11,7 +11,8 @@ use crate::store::CallFilter;
 use axum::extract::{Path, State};
 use callvisor_actors::calls::{CallSupervisorMsg, CancelError};
 use callvisor_actors::domain::{
-    AgentId, Call, CallEvent, CallId, CallStatus, ClientId, Priority, RetryPolicy, Schedule,
+    AgentId, Call, CallEvent, CallId, CallStatus, CampaignId, ClientId, Priority, RetryPolicy,
+    Schedule,
 };
 use callvisor_actors::gateway::{CircuitState, GatewayMsg, GatewayStats};
 use callvisor_actors::rpc::ask;
@@ -87,6 +88,10 @@ pub struct CallView {
     /// `scheduledFor` (local), `timezone`, `businessHours` and `recurrence`.
     #[schema(value_type = Option<Object>)]
     schedule: Option<Schedule>,
+    /// The campaign that made the call, and the contact's place in its list.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    campaign_id: Option<CampaignId>,
+    contact_position: Option<u32>,
     /// The call's history, oldest first (only on `GET /api/v1/calls/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<Vec<EventView>>,
@@ -159,6 +164,8 @@ impl CallView {
             occurrence: c.occurrence,
             next_occurrence_id: c.next_occurrence_id,
             schedule: c.schedule,
+            campaign_id: c.campaign_id,
+            contact_position: c.contact_position,
             events: events.map(|es| es.into_iter().map(EventView::from).collect()),
         }
     }
@@ -175,6 +182,8 @@ pub struct CallQuery {
     original_call_id: Option<CallId>,
     /// Only the occurrences of this series.
     series_id: Option<CallId>,
+    /// Only the calls of this campaign.
+    campaign_id: Option<CampaignId>,
     limit: Option<u32>,
     cursor: Option<CallId>,
 }
@@ -206,6 +215,7 @@ pub async fn get(
         ("agentId" = Option<String>, Query), ("clientId" = Option<String>, Query, description = "super_admin only"),
         ("originalCallId" = Option<String>, Query, description = "the retries of this call"),
         ("seriesId" = Option<String>, Query, description = "the occurrences of this scheduled series"),
+        ("campaignId" = Option<String>, Query, description = "the calls of this campaign"),
         ("limit" = Option<u32>, Query, description = "1..=200, default 50"),
         ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
     responses((status = 200, body = CallPage)))]
@@ -228,6 +238,7 @@ pub async fn list(
         status: query.status,
         original_call_id: query.original_call_id,
         series_id: query.series_id,
+        campaign_id: query.campaign_id,
         after: query.cursor,
         limit: limit + 1,
     };

@@ -3,7 +3,9 @@
 pub mod agents;
 pub mod alerts;
 pub mod analytics;
+pub mod bodies;
 pub mod calls;
+pub mod campaigns;
 pub mod clients;
 pub mod health;
 pub mod live_calls;

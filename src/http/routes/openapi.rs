@@ -1,8 +1,8 @@
 //! `GET /openapi.json`: the API described as OpenAPI 3, generated from the handlers.
 
 use super::{
-    agents, alerts, analytics, calls, clients, health, live_calls, monitoring_health,
-    monitoring_sync, outbound, sms, stats, webhooks,
+    agents, alerts, analytics, bodies, calls, campaigns, clients, health, live_calls,
+    monitoring_health, monitoring_sync, outbound, sms, stats, webhooks,
 };
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -22,15 +22,24 @@ use utoipa::{Modify, OpenApi};
         monitoring_health::current, monitoring_health::history, monitoring_health::stats, monitoring_health::check,
         monitoring_sync::status, monitoring_sync::history, monitoring_sync::stats, monitoring_sync::trigger,
         alerts::list, stats::stats, analytics::report, analytics::recent,
+        campaigns::create, campaigns::list, campaigns::get, campaigns::contacts::append,
+        campaigns::contacts::list, campaigns::start, campaigns::pause, campaigns::resume,
+        campaigns::cancel, campaigns::reports::progress, campaigns::reports::stats,
+        campaigns::reports::failures, campaigns::events::events,
     ),
     components(schemas(
         clients::CreateClient, clients::UpdateClient, clients::ClientView,
         agents::CreateAgent, agents::UpdateAgent, agents::AgentView,
-        outbound::OutboundCall, outbound::BusinessHoursBody, outbound::RecurrenceBody,
-        outbound::RetryPolicyBody, outbound::Placed, outbound::BulkCalls, outbound::BulkPlaced,
+        outbound::OutboundCall, bodies::BusinessHoursBody, outbound::RecurrenceBody,
+        bodies::RetryPolicyBody, outbound::Placed, outbound::BulkCalls, outbound::BulkPlaced,
         outbound::BulkItemError, calls::CallView, calls::EventView, calls::CallPage,
         live_calls::OutboundStats, live_calls::ClientSlots, live_calls::ActiveCalls, calls::RecordingView,
         sms::SendSms, sms::SmsSent,
+        campaigns::request::CreateCampaign, campaigns::request::PacingBody,
+        campaigns::request::ContactBody, campaigns::request::AppendContacts,
+        campaigns::view::CampaignView, campaigns::view::ContactView, campaigns::CampaignPage,
+        campaigns::contacts::Imported, campaigns::contacts::ContactError,
+        campaigns::reports::FailureGroup,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))

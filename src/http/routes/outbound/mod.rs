@@ -8,7 +8,7 @@
 
 mod request;
 
-pub use request::{BusinessHoursBody, OutboundCall, RecurrenceBody, RetryPolicyBody};
+pub use request::{OutboundCall, RecurrenceBody};
 
 use super::calls::{require_closed_circuit, TREE_TIMEOUT};
 use crate::http::auth::{Principal, Role};

@@ -5,14 +5,13 @@
 use crate::http::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::routes::agents::visible_agent;
+use crate::http::routes::bodies::{BusinessHoursBody, RetryPolicyBody};
 use crate::http::validate::{phone_field, timezone_field};
 use crate::http::AppState;
-use callvisor_actors::domain::retry::{MAX_ATTEMPTS, MAX_BACKOFF};
 use callvisor_actors::domain::{
-    Agent, BusinessHours, CallRequest, Client, FailureReason, Frequency, Priority, Recurrence,
-    RetryPolicy, Schedule,
+    Agent, CallRequest, Client, Frequency, Priority, Recurrence, Schedule,
 };
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -49,19 +48,6 @@ pub struct OutboundCall {
     retry_policy: Option<RetryPolicyBody>,
 }
 
-/// Opening hours, in the schedule's time zone.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BusinessHoursBody {
-    #[schema(example = "09:00")]
-    start: String,
-    #[schema(example = "18:00")]
-    end: String,
-    /// 0 = Sunday … 6 = Saturday.
-    #[schema(example = json!([1, 2, 3, 4, 5]))]
-    days_of_week: Vec<u8>,
-}
-
 /// How a scheduled call repeats; it stops at `endDate` or after `maxOccurrences`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -75,22 +61,6 @@ pub struct RecurrenceBody {
     #[schema(example = "2026-12-31")]
     end_date: Option<String>,
     max_occurrences: Option<u32>,
-}
-
-/// When a failed call is tried again.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RetryPolicyBody {
-    /// Attempts in all, the first included (2 to 10).
-    max_attempts: u32,
-    /// Wait before the second attempt; default 300.
-    backoff_seconds: Option<u64>,
-    /// Each further wait is this many times the last; default 2.
-    backoff_multiplier: Option<f64>,
-    /// Failures retried; default `busy` and `no_answer`. `invalid_number`, `canceled` and
-    /// `supervisor_gave_up` are never retried.
-    #[schema(value_type = Option<Vec<String>>, example = json!(["busy", "no_answer"]))]
-    retry_on: Option<Vec<FailureReason>>,
 }
 
 /// How far in the past a schedule's first run may be (clock skew, slow clients).
@@ -156,7 +126,7 @@ impl OutboundCall {
             &client,
             Utc::now(),
         )?;
-        let retry_policy = self.retry_policy.map(retry_policy).transpose()?;
+        let retry_policy = self.retry_policy.map(|p| p.into_policy(2)).transpose()?;
         let request = CallRequest {
             client_id: client.id,
             agent_id: agent.id,
@@ -204,7 +174,7 @@ fn schedule(
     let schedule = Schedule {
         scheduled_for: local_time(raw, zone)?,
         timezone: zone,
-        business_hours: hours.map(business_hours).transpose()?,
+        business_hours: hours.map(|h| h.into_hours("businessHours")).transpose()?,
         recurrence: recurrence.map(recurrence_rule).transpose()?,
     };
     schedule
@@ -245,23 +215,6 @@ fn local_time(raw: &str, zone: Tz) -> Result<NaiveDateTime, ApiError> {
     })
 }
 
-fn clock_time(field: &'static str, raw: &str) -> Result<NaiveTime, ApiError> {
-    NaiveTime::parse_from_str(raw, "%H:%M")
-        .or_else(|_| NaiveTime::parse_from_str(raw, "%H:%M:%S"))
-        .map_err(|_| ApiError::invalid_field(field, format!("'{raw}' is not a time such as 09:00")))
-}
-
-fn business_hours(body: BusinessHoursBody) -> Result<BusinessHours, ApiError> {
-    let mut days = body.days_of_week;
-    days.sort_unstable();
-    days.dedup();
-    Ok(BusinessHours {
-        start: clock_time("businessHours.start", &body.start)?,
-        end: clock_time("businessHours.end", &body.end)?,
-        days_of_week: days,
-    })
-}
-
 fn recurrence_rule(body: RecurrenceBody) -> Result<Recurrence, ApiError> {
     let end_date = body
         .end_date
@@ -279,52 +232,5 @@ fn recurrence_rule(body: RecurrenceBody) -> Result<Recurrence, ApiError> {
         interval: body.interval.unwrap_or(1),
         end_date,
         max_occurrences: body.max_occurrences,
-    })
-}
-
-fn retry_policy(body: RetryPolicyBody) -> Result<RetryPolicy, ApiError> {
-    if !(2..=MAX_ATTEMPTS).contains(&body.max_attempts) {
-        return Err(ApiError::invalid_field(
-            "retryPolicy.maxAttempts",
-            format!("must be 2 to {MAX_ATTEMPTS} (attempts in all, the first included)"),
-        ));
-    }
-    let backoff_seconds = body.backoff_seconds.unwrap_or(300);
-    if !(1..=MAX_BACKOFF.as_secs()).contains(&backoff_seconds) {
-        return Err(ApiError::invalid_field(
-            "retryPolicy.backoffSeconds",
-            format!("must be 1 to {}", MAX_BACKOFF.as_secs()),
-        ));
-    }
-    let multiplier = body.backoff_multiplier.unwrap_or(2.0);
-    if !(1.0..=10.0).contains(&multiplier) {
-        return Err(ApiError::invalid_field(
-            "retryPolicy.backoffMultiplier",
-            "must be 1 to 10",
-        ));
-    }
-    let retry_on = body
-        .retry_on
-        .unwrap_or_else(|| RetryPolicy::DEFAULT_RETRY_ON.to_vec());
-    if retry_on.is_empty() {
-        return Err(ApiError::invalid_field(
-            "retryPolicy.retryOn",
-            "must name at least one failure",
-        ));
-    }
-    if let Some(never) = retry_on
-        .iter()
-        .find(|r| RetryPolicy::NEVER_RETRIED.contains(r))
-    {
-        return Err(ApiError::invalid_field(
-            "retryPolicy.retryOn",
-            format!("'{never}' is never retried"),
-        ));
-    }
-    Ok(RetryPolicy {
-        max_attempts: body.max_attempts,
-        backoff_seconds,
-        backoff_multiplier: multiplier,
-        retry_on,
     })
 }
