@@ -197,14 +197,14 @@ async fn a_long_conversation_the_provider_vouches_for_is_not_cut_off() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_panicking_call_actor_is_restarted_and_its_call_still_completes() {
+async fn a_panicking_call_actor_is_restarted_and_takes_the_webhook_that_crashed_it() {
     let h = fresh().await;
     let call = h.place(10).await.unwrap();
     h.settle().await;
     h.webhook(call.id, CallStatus::Ringing, 1).await;
     h.store.panic_on_next_saves(1);
     let calls = h.tree.calls.get();
-    let lost = ask(
+    let answer = ask(
         &calls,
         |reply| CallSupervisorMsg::Webhook {
             call: CallRef::Id(call.id),
@@ -220,8 +220,8 @@ async fn a_panicking_call_actor_is_restarted_and_its_call_still_completes() {
     .await
     .unwrap();
     assert!(
-        lost.is_err(),
-        "the webhook that crashed the actor is not acknowledged"
+        matches!(answer, Ok(WebhookOutcome::Routed(o)) if o.applied && o.status == CallStatus::InProgress),
+        "the webhook that crashed the actor is handed to its restarted actor, not lost: {answer:?}"
     );
     h.settle().await;
     assert_eq!(
@@ -234,7 +234,10 @@ async fn a_panicking_call_actor_is_restarted_and_its_call_still_completes() {
         .events(call.id)
         .iter()
         .any(|e| e.kind == "recovered"));
-    h.webhook(call.id, CallStatus::InProgress, 2).await;
+    assert_eq!(
+        h.store.call(call.id).unwrap().status,
+        CallStatus::InProgress
+    );
     h.webhook(call.id, CallStatus::Completed, 3).await;
     h.settle().await;
     assert_eq!(h.store.call(call.id).unwrap().status, CallStatus::Completed);

@@ -30,6 +30,33 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How often an observation is routed again when its call's actor stopped first.
+const MAX_REROUTES: u8 = 5;
+/// How long a rerouted observation waits for the supervisor to see the actor stop.
+const REROUTE_DELAY: Duration = Duration::from_millis(50);
+
+/// An observation on its way to a call.
+struct Route {
+    target: CallRef,
+    observation: Observation,
+    source: EventSource,
+    detail: Value,
+    /// Times it was routed again already.
+    hops: u8,
+}
+
+impl Route {
+    fn new(target: CallRef, observation: Observation, source: EventSource, detail: Value) -> Self {
+        Self {
+            target,
+            observation,
+            source,
+            detail,
+            hops: 0,
+        }
+    }
+}
+
 /// A call to place now.
 #[derive(Clone, Debug)]
 pub struct NewCall {
@@ -101,6 +128,16 @@ pub enum CallSupervisorMsg {
     },
     /// How many calls are live (have an actor).
     LiveCount(RpcReplyPort<usize>),
+    /// An observation whose call's actor stopped before taking it, routed again
+    /// (`hops` times so far) once the supervisor has seen the actor stop.
+    Reroute {
+        call: CallId,
+        observation: Observation,
+        source: EventSource,
+        detail: Value,
+        hops: u8,
+        reply: RpcReplyPort<Result<WebhookOutcome, String>>,
+    },
 }
 
 /// Arguments of the CallSupervisor.
@@ -208,8 +245,8 @@ impl Actor for CallSupervisor {
                 detail,
                 reply,
             } => {
-                let source = EventSource::Webhook;
-                state.route(call, observation, source, detail, reply).await
+                let route = Route::new(call, observation, EventSource::Webhook, detail);
+                state.route(&myself, route, reply).await
             }
             CallSupervisorMsg::Reconcile {
                 call,
@@ -217,8 +254,30 @@ impl Actor for CallSupervisor {
                 detail,
                 reply,
             } => {
-                let (call, source) = (CallRef::Id(call), EventSource::Provider);
-                state.route(call, observation, source, detail, reply).await
+                let route = Route::new(
+                    CallRef::Id(call),
+                    observation,
+                    EventSource::Provider,
+                    detail,
+                );
+                state.route(&myself, route, reply).await
+            }
+            CallSupervisorMsg::Reroute {
+                call,
+                observation,
+                source,
+                detail,
+                hops,
+                reply,
+            } => {
+                let route = Route {
+                    target: CallRef::Id(call),
+                    observation,
+                    source,
+                    detail,
+                    hops,
+                };
+                state.route(&myself, route, reply).await
             }
             CallSupervisorMsg::Cancel(id, reply) => match state.by_call.get(&id) {
                 Some(actor) => {
@@ -550,14 +609,23 @@ impl CallSupervisorState {
     }
 
     /// Hands an observation to the live call's actor, or keeps it on a finished call.
+    ///
+    /// An actor can stop between the lookup and the delivery (its call just ended, or it
+    /// failed and is being restarted): the observation is then routed again, a moment
+    /// later, to the restarted actor or onto the finished call — never dropped.
     async fn route(
         &mut self,
-        target: CallRef,
-        observation: Observation,
-        source: EventSource,
-        detail: Value,
+        myself: &ActorRef<CallSupervisorMsg>,
+        route: Route,
         reply: RpcReplyPort<Result<WebhookOutcome, String>>,
     ) {
+        let Route {
+            target,
+            observation,
+            source,
+            detail,
+            hops,
+        } = route;
         let found = match &target {
             CallRef::Id(id) => match self.by_call.get(id) {
                 Some(_) => Ok(Some(*id)),
@@ -583,8 +651,10 @@ impl CallSupervisorState {
         };
         if let Some(actor) = self.by_call.get(&id) {
             let actor = actor.clone();
+            let supervisor = myself.clone();
             // The actor answers; the supervisor does not wait for it.
             tokio::spawn(async move {
+                let (again, again_detail) = (observation.clone(), detail.clone());
                 let answer = ask(
                     &actor,
                     |tx| CallMsg::Observe {
@@ -595,10 +665,26 @@ impl CallSupervisorState {
                     },
                     Duration::from_secs(10),
                 )
-                .await
-                .map(WebhookOutcome::Routed)
-                .map_err(|e| format!("call actor: {e}"));
-                let _ = reply.send(answer);
+                .await;
+                match answer {
+                    Ok(outcome) => {
+                        let _ = reply.send(Ok(WebhookOutcome::Routed(outcome)));
+                    }
+                    Err(AskError::Gone) if hops < MAX_REROUTES => {
+                        tokio::time::sleep(REROUTE_DELAY).await;
+                        let _ = supervisor.cast(CallSupervisorMsg::Reroute {
+                            call: id,
+                            observation: again,
+                            source,
+                            detail: again_detail,
+                            hops: hops + 1,
+                            reply,
+                        });
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("call actor: {e}")));
+                    }
+                }
             });
             return;
         }
