@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::processes::{kill, Setup};
+use common::processes::{kill, terminate, Setup};
 use common::{say, send};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -208,18 +208,7 @@ async fn sigterm_during_a_campaign_exits_cleanly_and_the_next_start_finishes_it(
     let (manager, id) = running_campaign(&setup, &http, SMALL).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let pid = nix::unistd::Pid::from_raw(server.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let mut server = server;
-    let mut exited = None;
-    for _ in 0..150 {
-        if let Some(status) = server.try_wait().unwrap() {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let status = exited.expect("exited within 15 s of SIGTERM");
+    let status = terminate(server).await;
     assert!(status.success(), "clean exit: {status}");
     let at_exit = setup.dials(&http).await.len();
     assert!(at_exit < SMALL, "the campaign was over before the SIGTERM");

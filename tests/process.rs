@@ -144,18 +144,7 @@ async fn sigterm_stops_the_server_cleanly_and_the_next_start_continues() {
     .await;
     let call_id = placed.data()["callId"].as_str().unwrap().to_string();
 
-    let pid = nix::unistd::Pid::from_raw(server.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let mut server = server;
-    let mut exited = None;
-    for _ in 0..150 {
-        if let Some(status) = server.try_wait().unwrap() {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let status = exited.expect("exited within 15 s of SIGTERM");
+    let status = terminate(server).await;
     assert!(status.success(), "clean exit: {status}");
 
     let server = setup.start_server().await;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 mod metrics_layer;
+pub mod paging;
 pub mod routes;
 pub mod validate;
 

@@ -217,6 +217,20 @@ fn override_env(env: &mut Vec<(&'static str, String)>, extra: &[(&'static str, S
     }
 }
 
+/// Sends SIGTERM and waits (at most 15 s) for the process to exit; its exit status.
+pub async fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    for _ in 0..150 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(child);
+    panic!("the process did not exit within 15 s of SIGTERM");
+}
+
 pub fn kill(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();

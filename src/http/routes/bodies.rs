@@ -1,9 +1,12 @@
-//! Request bodies shared by several endpoints — opening hours and retry policies —
-//! and their translation into domain values, each refused with the field it is wrong in.
+//! Request bodies shared by several endpoints — opening hours, retry policies, the
+//! caller id — and their translation into domain values, each refused with the field it
+//! is wrong in.
 
 use crate::http::error::ApiError;
+use crate::http::validate::phone_field;
+use crate::http::CallDefaults;
 use callvisor_actors::domain::retry::{MAX_ATTEMPTS, MAX_BACKOFF};
-use callvisor_actors::domain::{BusinessHours, FailureReason, RetryPolicy};
+use callvisor_actors::domain::{Agent, BusinessHours, FailureReason, PhoneNumber, RetryPolicy};
 use chrono::NaiveTime;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -117,5 +120,23 @@ impl RetryPolicyBody {
             backoff_multiplier: multiplier,
             retry_on,
         })
+    }
+}
+
+/// The number calls are made from: the request's `callerId`, else the agent's, else the
+/// server's default; required when none of them has one.
+pub fn caller_id(
+    requested: Option<&str>,
+    agent: &Agent,
+    defaults: &CallDefaults,
+) -> Result<PhoneNumber, ApiError> {
+    match (requested, &agent.caller_id, &defaults.caller_id) {
+        (Some(raw), _, _) => phone_field("callerId", raw),
+        (None, Some(agent_caller), _) => Ok(agent_caller.clone()),
+        (None, None, Some(default)) => Ok(default.clone()),
+        (None, None, None) => Err(ApiError::invalid_field(
+            "callerId",
+            "is required: neither the agent nor the server has a default caller id",
+        )),
     }
 }

@@ -6,6 +6,7 @@
 use crate::http::auth::{Principal, Role};
 use crate::http::error::{ok, ApiError, ApiResult};
 use crate::http::extract::{parse_id, ApiQuery};
+use crate::http::paging::{page_limit, split_page};
 use crate::http::AppState;
 use crate::store::CallFilter;
 use axum::extract::{Path, State};
@@ -225,13 +226,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<CallQuery>,
 ) -> ApiResult {
     let client_id = principal.listing_scope(query.client_id)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            format!("must be 1 to {MAX_PAGE}"),
-        ));
-    }
+    let limit = page_limit(query.limit, 50, MAX_PAGE)?;
     let filter = CallFilter {
         client_id,
         agent_id: query.agent_id,
@@ -242,13 +237,8 @@ pub async fn list(
         after: query.cursor,
         limit: limit + 1,
     };
-    let mut calls = state.store.list_calls(&filter).await?;
-    let next_cursor = if calls.len() > limit as usize {
-        calls.truncate(limit as usize);
-        calls.last().map(|c| c.id.to_string())
-    } else {
-        None
-    };
+    let calls = state.store.list_calls(&filter).await?;
+    let (calls, next_cursor) = split_page(calls, limit, |c| c.id.to_string());
     Ok(ok(CallPage {
         calls: calls.into_iter().map(|c| CallView::new(c, None)).collect(),
         next_cursor,

@@ -15,6 +15,7 @@ use super::{ask_campaigns, visible_campaign};
 use crate::http::auth::{Principal, Role};
 use crate::http::error::{ok, ApiError, ApiResult};
 use crate::http::extract::{json_rejection, ApiQuery, JSON_BODY_LIMIT};
+use crate::http::paging::page_limit;
 use crate::http::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -401,10 +402,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ContactQuery>,
 ) -> ApiResult {
     let campaign = visible_campaign(&state, &principal, &id).await?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid_field("limit", "must be 1 to 500"));
-    }
+    let limit = page_limit(q.limit, 100, 500)?;
     let from = q.from.unwrap_or(0);
     let contacts = state
         .store

@@ -20,6 +20,7 @@ use super::calls::TREE_TIMEOUT;
 use crate::http::auth::{Principal, Role};
 use crate::http::error::{created, ok, ApiError, ApiResult};
 use crate::http::extract::{parse_id, ApiJson, ApiQuery};
+use crate::http::paging::{page_limit, split_page};
 use crate::http::AppState;
 use crate::store::CampaignFilter;
 use axum::extract::{Path, State};
@@ -132,26 +133,15 @@ pub async fn list(
     ApiQuery(query): ApiQuery<CampaignQuery>,
 ) -> ApiResult {
     let client_id = principal.listing_scope(query.client_id)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            format!("must be 1 to {MAX_PAGE}"),
-        ));
-    }
+    let limit = page_limit(query.limit, 50, MAX_PAGE)?;
     let filter = CampaignFilter {
         client_id,
         status: query.status,
         after: query.cursor,
         limit: limit + 1,
     };
-    let mut campaigns = state.store.list_campaigns(&filter).await?;
-    let next_cursor = if campaigns.len() > limit as usize {
-        campaigns.truncate(limit as usize);
-        campaigns.last().map(|c| c.id.to_string())
-    } else {
-        None
-    };
+    let campaigns = state.store.list_campaigns(&filter).await?;
+    let (campaigns, next_cursor) = split_page(campaigns, limit, |c| c.id.to_string());
     Ok(ok(CampaignPage {
         campaigns: campaigns.into_iter().map(CampaignView::from).collect(),
         next_cursor,

@@ -4,7 +4,7 @@
 use crate::http::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::routes::agents::visible_agent;
-use crate::http::routes::bodies::{BusinessHoursBody, RetryPolicyBody};
+use crate::http::routes::bodies::{caller_id, BusinessHoursBody, RetryPolicyBody};
 use crate::http::validate::{name_field, phone_field, timezone_field};
 use crate::http::AppState;
 use callvisor_actors::domain::campaign::{
@@ -164,17 +164,7 @@ impl CreateCampaign {
             .get_client(agent.client_id)
             .await?
             .ok_or_else(ApiError::agent_not_found)?;
-        let caller_id = match (&self.caller_id, &agent.caller_id, &state.defaults.caller_id) {
-            (Some(raw), _, _) => phone_field("callerId", raw)?,
-            (None, Some(agent_caller), _) => agent_caller.clone(),
-            (None, None, Some(default)) => default.clone(),
-            (None, None, None) => {
-                return Err(ApiError::invalid_field(
-                    "callerId",
-                    "is required: neither the agent nor the server has a default caller id",
-                ))
-            }
-        };
+        let caller_id = caller_id(self.caller_id.as_deref(), &agent, &state.defaults)?;
         let timezone = zone(
             "timezone",
             self.timezone.as_deref().unwrap_or(&client.timezone),

@@ -5,7 +5,7 @@
 use crate::http::auth::Principal;
 use crate::http::error::ApiError;
 use crate::http::routes::agents::visible_agent;
-use crate::http::routes::bodies::{BusinessHoursBody, RetryPolicyBody};
+use crate::http::routes::bodies::{caller_id, BusinessHoursBody, RetryPolicyBody};
 use crate::http::validate::{phone_field, timezone_field};
 use crate::http::AppState;
 use callvisor_actors::domain::{
@@ -102,17 +102,7 @@ impl OutboundCall {
                 (agent, client)
             }
         };
-        let from = match (&self.caller_id, &agent.caller_id, &state.defaults.caller_id) {
-            (Some(raw), _, _) => phone_field("callerId", raw)?,
-            (None, Some(agent_caller), _) => agent_caller.clone(),
-            (None, None, Some(default)) => default.clone(),
-            (None, None, None) => {
-                return Err(ApiError::invalid_field(
-                    "callerId",
-                    "is required: neither the agent nor the server has a default caller id",
-                ))
-            }
-        };
+        let from = caller_id(self.caller_id.as_deref(), &agent, &state.defaults)?;
         let metadata = match self.metadata {
             None => json!({}),
             Some(Value::Object(m)) => Value::Object(m),
