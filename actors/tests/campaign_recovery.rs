@@ -2,13 +2,15 @@
 //! and started again over the same storage (a process crash), and a CampaignActor that
 //! fails while writing, restarted by its supervisor until it keeps failing and its
 //! campaign is marked failed with an alert. No contact's attempt is ever made twice and
-//! none is skipped.
+//! none is skipped. A campaign scheduled to start later starts at its time, restart or
+//! not.
 
 mod common;
 
 use callvisor_actors::domain::campaign::{CampaignStatus, ContactState, Control, Pacing};
 use callvisor_actors::domain::{CallId, CallStatus};
 use callvisor_actors::monitors::{Action, Level};
+use callvisor_actors::ports::Clock;
 use callvisor_actors::testing::RecordingChannel;
 use common::campaigns::{campaign_request, contacts, default_mix, Player};
 use common::{clock, start_with, Harness, Options};
@@ -153,4 +155,49 @@ async fn a_failing_campaign_actor_is_restarted_then_given_up_with_an_alert() {
         .iter()
         .filter(|c| c.campaign_id == Some(campaign.id))
         .all(|c| c.status != CallStatus::Queued || !c.is_live()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scheduled_campaign_starts_at_its_time_even_across_a_restart() {
+    let clock = clock();
+    let options = |h: Option<&Harness>| Options {
+        store: h.map(|h| h.store.clone()).unwrap_or_default(),
+        provider: h.map(|h| h.provider.clone()).unwrap_or_default(),
+        clock: clock.clone(),
+        ..Options::default()
+    };
+    let mut h = start_with(options(None)).await;
+    let client = h.client;
+    let player = Player::start(&h, clock.clone(), default_mix());
+    let starts = clock.now() + chrono::Duration::hours(2);
+    let mut request = campaign_request(client, Pacing::default());
+    request.start_at = Some(starts);
+    let campaign = h.create_campaign(request, contacts(20, 0)).await;
+    assert_eq!(campaign.status, CampaignStatus::Scheduled);
+
+    // An hour in, the process dies and comes back; nothing has been dialed.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    h.tree.root.kill();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    h = start_with(options(Some(&h))).await;
+    h.client = client;
+    player.follow(&h);
+    tokio::time::sleep(Duration::from_secs(3600 - 60)).await;
+    assert!(player.dials().is_empty(), "dialed before its start time");
+    assert_eq!(h.stored(&campaign).status, CampaignStatus::Scheduled);
+
+    let done = h
+        .run_until(
+            Duration::from_secs(30),
+            Duration::from_secs(6 * 3600),
+            |h| h.stored(&campaign).status == CampaignStatus::Completed,
+        )
+        .await;
+    assert!(done, "{:?}", h.stored(&campaign));
+    let first = player.dials().iter().map(|d| d.at).min().unwrap();
+    assert!(
+        first >= starts && first < starts + chrono::Duration::minutes(1),
+        "first dial at {first}, start time {starts}"
+    );
+    assert_eq!(h.stored(&campaign).processed_contacts, 20);
 }
