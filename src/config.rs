@@ -157,14 +157,16 @@ pub struct ServeArgs {
     /// System-wide concurrent calls.
     #[arg(long, env = "GLOBAL_MAX_CALLS", default_value_t = 50, global = true)]
     pub global_max_calls: u32,
-    /// A call that hears nothing this long ends as `timeout`.
+    /// A call that hears nothing this long ends as `timeout`, in minutes (decimals
+    /// allowed: `0.5` is 30 s).
     #[arg(
         long,
         env = "CALL_TIMEOUT_MINUTES",
-        default_value_t = 10,
+        default_value_t = 10.0,
+        value_parser = positive_minutes,
         global = true
     )]
-    pub call_timeout_minutes: u64,
+    pub call_timeout_minutes: f64,
     /// How long to let a phone ring before the provider gives up, in seconds.
     #[arg(
         long,
@@ -231,7 +233,7 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn call_timeout(&self) -> Duration {
-        Duration::from_secs(self.call_timeout_minutes * 60)
+        Duration::from_secs_f64(self.call_timeout_minutes * 60.0)
     }
 }
 
@@ -443,6 +445,15 @@ pub struct TokenArgs {
     pub sub: String,
 }
 
+/// A number of minutes above zero that fits a [`Duration`] (decimals allowed).
+fn positive_minutes(raw: &str) -> Result<f64, String> {
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|m| *m > 0.0 && Duration::try_from_secs_f64(m * 60.0).is_ok())
+        .ok_or_else(|| format!("'{raw}' is not a positive number of minutes"))
+}
+
 /// A `MIN-MAX` range of seconds (or one number for a fixed time).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SecondsRange(pub Duration, pub Duration);
@@ -486,5 +497,23 @@ mod tests {
         assert_eq!(cli.serve.plivo_api_base, "https://api.plivo.com");
         assert_eq!(cli.serve.exotel_api_base, "https://api.exotel.com");
         assert!(Cli::try_parse_from(["callvisor", "sim", "--flavor", "vonage"]).is_err());
+    }
+
+    #[test]
+    fn the_call_timeout_takes_decimal_minutes_and_refuses_what_is_not_a_positive_time() {
+        let cli = Cli::try_parse_from(["callvisor"]).unwrap();
+        assert_eq!(cli.serve.call_timeout(), Duration::from_secs(600));
+        let cli = Cli::try_parse_from(["callvisor", "--call-timeout-minutes", "0.05"]).unwrap();
+        assert_eq!(cli.serve.call_timeout(), Duration::from_secs(3));
+        for bad in ["0", "-1", "NaN", "inf", "1e300", "ten"] {
+            let flag = format!("--call-timeout-minutes={bad}");
+            let error = Cli::try_parse_from(["callvisor", flag.as_str()])
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                error.contains("is not a positive number of minutes"),
+                "{bad}: {error}"
+            );
+        }
     }
 }

@@ -32,6 +32,7 @@ on_both_backends!(
     call_events_come_back_oldest_first,
     list_calls_filters_and_pages_without_gaps_or_repeats,
     a_failed_event_insert_rolls_the_whole_save_back,
+    concurrent_saves_all_land_and_a_failing_one_fails_alone,
     rows_that_do_not_decode_are_errors,
     a_follow_up_is_saved_with_its_call_and_only_once,
     calls_are_inserted_together_and_limits_read_back,
@@ -818,4 +819,62 @@ async fn connect_refuses_an_unknown_database_scheme() {
         .expect_err("MySQL is not supported");
     assert!(err.0.contains("sqlite://"), "{err}");
     assert!(!err.0.contains("s3cret"), "{err}");
+}
+
+async fn concurrent_saves_all_land_and_a_failing_one_fails_alone(db: TestDb) {
+    let store = &db.store;
+    let (_, sales) = tenant(store).await;
+    let stored = call(&sales);
+    let queued = event(&stored, "queued", stored.created_at);
+    store
+        .save_call(&stored, std::slice::from_ref(&queued))
+        .await
+        .unwrap();
+
+    // Many saves at once (they share transactions); one of them reuses a stored event
+    // id, so it cannot be made.
+    let mut moved = stored.clone();
+    assert!(moved.apply(&observed(CallStatus::Ringing), now() + Duration::seconds(1)));
+    let mut clash = event(&moved, "ringing", moved.updated_at);
+    clash.id = queued.id;
+    let bad = tokio::spawn({
+        let store = store.clone();
+        async move { store.save_call(&moved, &[clash]).await }
+    });
+    let saves: Vec<_> = (0..60)
+        .map(|i| {
+            let (store, mut fresh) = (store.clone(), call(&sales));
+            fresh.metadata = json!({ "n": i });
+            tokio::spawn(async move {
+                let created = event(&fresh, "created", fresh.created_at);
+                store.save_call(&fresh, &[created]).await.map(|()| fresh)
+            })
+        })
+        .collect();
+
+    let refused = bad
+        .await
+        .unwrap()
+        .expect_err("a duplicate event id fails its save");
+    assert!(refused.0.contains(&queued.id.to_string()), "{refused}");
+    for save in saves {
+        let fresh = save.await.unwrap().expect("every other save lands");
+        assert_eq!(
+            store.load_call(fresh.id).await.unwrap(),
+            Some(fresh.clone())
+        );
+        let kinds: Vec<String> = store
+            .call_events(fresh.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["created"]);
+    }
+    assert_eq!(
+        store.load_call(stored.id).await.unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(store.call_events(stored.id).await.unwrap(), vec![queued]);
 }

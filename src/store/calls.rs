@@ -2,13 +2,16 @@
 //! HTTP API pages through.
 //!
 //! A call's row and the events that explain its change are written in one transaction,
-//! so the history never disagrees with the call: either both land or neither does.
+//! so the history never disagrees with the call: either both land or neither does. The
+//! actors' saves and appends share their transactions with those of other calls made at
+//! the same moment (see `group_commit`).
 //! Listing is newest first with the last id seen as the cursor; ids are UUIDv7, whose
 //! text sorts by creation time, so a page boundary never skips or repeats a call even
 //! while new calls arrive.
 
 use super::conditions::Conditions;
-use super::rows::{self, CALL_COLUMNS, EVENT_COLUMNS};
+use super::group_commit::Write;
+use super::rows::{self, CALL_COLUMNS, EVENT_COLUMNS, FIXED_CALL_COLUMNS};
 use super::{error, SqlStore, StoreError};
 use async_trait::async_trait;
 use callvisor_actors::domain::{
@@ -63,7 +66,19 @@ impl Default for CallFilter {
 
 /// `$1, $2, …, $n`.
 pub(super) fn placeholders(n: usize) -> String {
-    (1..=n)
+    numbered(1..=n)
+}
+
+/// `($1, …, $columns), ($columns+1, …), …`: `rows` rows of placeholders.
+pub(super) fn value_rows(columns: usize, rows: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", numbered(row * columns + 1..=(row + 1) * columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn numbered(range: std::ops::RangeInclusive<usize>) -> String {
+    range
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -71,21 +86,28 @@ pub(super) fn placeholders(n: usize) -> String {
 
 /// Inserts a row of `table`, or replaces every column but `id` of the row with its id.
 pub(super) fn upsert(table: &str, columns: &str) -> String {
+    upsert_rows(table, columns, &[], 1)
+}
+
+/// Inserts `rows` rows of `table` at once (their ids must differ); a row whose id is
+/// taken replaces every column of the existing one but `id` and `fixed`.
+pub(super) fn upsert_rows(table: &str, columns: &str, fixed: &[&str], rows: usize) -> String {
     let names: Vec<&str> = columns.split(',').map(str::trim).collect();
     let updates = names
         .iter()
-        .filter(|c| **c != "id")
+        .filter(|c| **c != "id" && !fixed.contains(c))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "INSERT INTO {table} ({columns}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {updates}",
-        placeholders(names.len())
+        "INSERT INTO {table} ({columns}) VALUES {} ON CONFLICT (id) DO UPDATE SET {updates}",
+        value_rows(names.len(), rows)
     )
 }
 
-/// Inserts a call, or replaces every column of the call with the same id.
-static UPSERT_CALL: LazyLock<String> = LazyLock::new(|| upsert("calls", CALL_COLUMNS));
+/// Inserts a call, or updates the call with the same id (all but its fixed columns).
+static UPSERT_CALL: LazyLock<String> =
+    LazyLock::new(|| upsert_rows("calls", CALL_COLUMNS, &FIXED_CALL_COLUMNS, 1));
 
 /// Inserts a call unless one already holds its id, its attempt number or its occurrence.
 static INSERT_CALL_ONCE: LazyLock<String> = LazyLock::new(|| {
@@ -236,16 +258,11 @@ async fn insert_events(
 
 #[async_trait]
 impl CallStore for SqlStore {
+    /// Committed together with the saves of other calls made at the same moment.
     async fn save_call(&self, call: &Call, events: &[CallEvent]) -> Result<(), StoreError> {
-        let context = || format!("saving call {}", call.id);
-        let mut tx = self.pool.begin().await.map_err(|e| error(context(), e))?;
-        rows::bind_call(sqlx::query(&UPSERT_CALL), call)?
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| error(context(), e))?;
-        insert_events(&mut tx, events).await?;
-        // Dropping `tx` on an earlier error rolls the whole save back.
-        tx.commit().await.map_err(|e| error(context(), e))
+        let call = Box::new(call.clone());
+        let events = events.to_vec();
+        self.writer.write(Write::Call { call, events }).await
     }
 
     async fn insert_calls(&self, calls: &[Call], events: &[CallEvent]) -> Result<(), StoreError> {
@@ -300,14 +317,12 @@ impl CallStore for SqlStore {
             .map(|c| c.max_concurrent_calls))
     }
 
+    /// Committed together with the other call writes made at the same moment.
     async fn append_events(&self, events: &[CallEvent]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
-        let context = "appending call events";
-        let mut tx = self.pool.begin().await.map_err(|e| error(context, e))?;
-        insert_events(&mut tx, events).await?;
-        tx.commit().await.map_err(|e| error(context, e))
+        self.writer.write(Write::Events(events.to_vec())).await
     }
 
     async fn load_call(&self, id: CallId) -> Result<Option<Call>, StoreError> {
@@ -347,8 +362,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_upsert_writes_every_column_and_replaces_all_but_the_id() {
+    fn the_upsert_writes_every_column_and_updates_all_but_the_fixed_ones() {
         let sql = UPSERT_CALL.as_str();
+        for fixed in FIXED_CALL_COLUMNS {
+            assert!(sql.contains(fixed), "{sql}");
+            assert!(!sql.contains(&format!("{fixed} = excluded")), "{sql}");
+        }
         assert!(sql.contains("$37)"), "{sql}");
         assert!(!sql.contains("$38"), "{sql}");
         assert!(

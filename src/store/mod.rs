@@ -10,6 +10,8 @@
 //! - `sqlite`: SQLite URL preparation and per-connection settings.
 //! - `tenants`: clients and agents.
 //! - `calls`: calls and call events, including the actors' [`CallStore`] port.
+//! - `group_commit`: the one writer through which the actors' call writes share
+//!   transactions; `batch_sql`: its multi-row statements.
 //! - `campaigns`: campaigns and contacts, including the actors' `CampaignStore` port.
 //! - `rows`, `campaign_rows`: conversion between rows and domain values.
 //! - `rows`: conversion between rows and domain values.
@@ -21,10 +23,12 @@
 
 mod alerts;
 mod analytics;
+mod batch_sql;
 mod calls;
 mod campaign_rows;
 mod campaigns;
 mod conditions;
+mod group_commit;
 mod health_checks;
 mod monitor_rows;
 mod retention;
@@ -96,6 +100,8 @@ impl fmt::Display for Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// Where the actors' call saves go, to be committed in batches.
+    writer: group_commit::GroupCommit,
 }
 
 impl SqlStore {
@@ -123,7 +129,12 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(|e| error(format!("connecting to {}", redact(&url)), e))?;
-        Ok(Self { pool, backend })
+        let writer = group_commit::GroupCommit::start(pool.clone());
+        Ok(Self {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     /// Brings the schema up to date by running the migrations not yet applied.

@@ -39,6 +39,22 @@ pub(super) const CALL_COLUMNS: &str = "id, client_id, agent_id, to_number, from_
      next_attempt_id, series_id, occurrence, schedule, next_occurrence_id, campaign_id, \
      contact_position";
 
+/// The indexed columns of `calls` that say whose call it is and where it belongs: set
+/// when the call is made and never changed (a retry or a next occurrence is a call of
+/// its own). A save leaves them out of its update, which spares SQLite rewriting the
+/// entries of the eight indexes that hold them on every status change.
+pub(super) const FIXED_CALL_COLUMNS: [&str; 9] = [
+    "client_id",
+    "agent_id",
+    "created_at",
+    "attempt",
+    "original_call_id",
+    "series_id",
+    "occurrence",
+    "campaign_id",
+    "contact_position",
+];
+
 /// The columns of `call_events`, in the order [`bind_event`] binds them.
 pub(super) const EVENT_COLUMNS: &str = "id, call_id, source, kind, applied, sequence, detail, at";
 
