@@ -305,6 +305,24 @@ impl CampaignStore for SqlStore {
         .map_err(|e| error(what(), e))?;
         let finished: i64 = talk.try_get("n").map_err(|e| error(what(), e))?;
         let total_ms: i64 = talk.try_get("total").map_err(|e| error(what(), e))?;
+        let zone_names: Vec<Option<String>> = sqlx::query_scalar(
+            "SELECT DISTINCT timezone FROM campaign_contacts \
+             WHERE campaign_id = $1 AND state IN ('pending', 'waiting')",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| error(what(), e))?;
+        let mut zones = Vec::with_capacity(zone_names.len());
+        for name in zone_names {
+            let zone = match name {
+                Some(name) => name.parse().map_err(|e| error(what(), e))?,
+                None => campaign.timezone,
+            };
+            if !zones.contains(&zone) {
+                zones.push(zone);
+            }
+        }
         Ok(EtaInputs {
             now,
             counts,
@@ -316,6 +334,7 @@ impl CampaignStore for SqlStore {
                 .collect(),
             mean_call_seconds: (finished > 0).then(|| total_ms as f64 / finished as f64 / 1000.0),
             last_retry_at: last_retry.and_then(DateTime::from_timestamp_millis),
+            zones,
         })
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::campaign::{
 use crate::domain::CampaignId;
 use crate::monitors::{Alert, Level};
 use crate::ports::{CampaignStep, ContactChange};
-use crate::rpc::ask;
+use crate::rpc::{ask, AskError};
 use crate::supervision::{charge_restart, RestartHistory, RestartPolicy};
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -54,6 +54,15 @@ pub enum CampaignSupervisorMsg {
     ),
     /// Scheduled campaigns may have come due.
     Wake,
+    /// A control whose campaign's actor stopped before taking it (the campaign just
+    /// ended), handled again (`hops` times so far) once the supervisor has seen it stop.
+    ControlAgain {
+        campaign: CampaignId,
+        control: Control,
+        by: Option<String>,
+        hops: u8,
+        reply: Reply<Campaign>,
+    },
 }
 
 /// Arguments of the CampaignSupervisor.
@@ -80,6 +89,10 @@ pub struct CampaignSupervisorState {
 /// How long a message to a CampaignActor may take to be answered (a pause waits for the
 /// create-calls on the wire, bounded by the provider request timeout).
 const ACTOR_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a control is handled again when its campaign's actor stopped first.
+const MAX_CONTROL_HOPS: u8 = 5;
+/// How long such a control waits for the supervisor to see the actor stop.
+const CONTROL_AGAIN_DELAY: Duration = Duration::from_millis(50);
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
 #[ractor::async_trait]
@@ -144,23 +157,22 @@ impl Actor for CampaignSupervisor {
                 control,
                 by,
                 reply,
-            } => match state.actors.get(&campaign) {
-                Some(actor) => forward(
-                    actor,
-                    move |tx| CampaignMsg::Control {
-                        control,
-                        by,
-                        reply: tx,
-                    },
-                    reply,
-                ),
-                None => {
-                    let result = state
-                        .control_without_actor(&myself, campaign, control)
-                        .await;
-                    let _ = reply.send(result);
-                }
-            },
+            } => {
+                state
+                    .control(&myself, campaign, control, by, 0, reply)
+                    .await
+            }
+            CampaignSupervisorMsg::ControlAgain {
+                campaign,
+                control,
+                by,
+                hops,
+                reply,
+            } => {
+                state
+                    .control(&myself, campaign, control, by, hops, reply)
+                    .await
+            }
             CampaignSupervisorMsg::CallEnded(ended) => match state.actors.get(&ended.campaign_id) {
                 Some(actor) => {
                     let _ = actor.cast(CampaignMsg::CallEnded(ended));
@@ -224,6 +236,58 @@ fn forward<T: Send + 'static>(
 }
 
 impl CampaignSupervisorState {
+    /// Hands a control to the campaign's actor, or applies it to a campaign without one.
+    /// An actor can stop between the lookup and the delivery (its campaign just completed
+    /// or was cancelled): the control is then handled again a moment later, without it.
+    async fn control(
+        &mut self,
+        myself: &ActorRef<CampaignSupervisorMsg>,
+        campaign: CampaignId,
+        control: Control,
+        by: Option<String>,
+        hops: u8,
+        reply: Reply<Campaign>,
+    ) {
+        let Some(actor) = self.actors.get(&campaign).cloned() else {
+            let result = self.control_without_actor(myself, campaign, control).await;
+            let _ = reply.send(result);
+            return;
+        };
+        let supervisor = myself.clone();
+        tokio::spawn(async move {
+            let again = by.clone();
+            let answer = ask(
+                &actor,
+                move |tx| CampaignMsg::Control {
+                    control,
+                    by,
+                    reply: tx,
+                },
+                ACTOR_TIMEOUT,
+            )
+            .await;
+            match answer {
+                Ok(result) => {
+                    let _ = reply.send(result);
+                }
+                Err(AskError::Gone) if hops < MAX_CONTROL_HOPS => {
+                    tokio::time::sleep(CONTROL_AGAIN_DELAY).await;
+                    let _ = supervisor.cast(CampaignSupervisorMsg::ControlAgain {
+                        campaign,
+                        control,
+                        by: again,
+                        hops: hops + 1,
+                        reply,
+                    });
+                }
+                Err(e) => {
+                    let _ =
+                        reply.send(Err(CampaignError::Internal(format!("campaign actor: {e}"))));
+                }
+            }
+        });
+    }
+
     async fn create(
         &mut self,
         myself: &ActorRef<CampaignSupervisorMsg>,

@@ -132,6 +132,15 @@ impl CampaignStore for MemoryStore {
         for c in &contacts {
             counts.add(c.state, c.calls_made > 0, c.outcome, 1);
         }
+        let mut zones = Vec::new();
+        for c in &contacts {
+            let zone = c.timezone.unwrap_or(campaign.timezone);
+            if matches!(c.state, ContactState::Pending | ContactState::Waiting)
+                && !zones.contains(&zone)
+            {
+                zones.push(zone);
+            }
+        }
         let last_retry_at = contacts
             .iter()
             .filter(|c| c.wait_reason == Some(WaitReason::Retry))
@@ -158,6 +167,7 @@ impl CampaignStore for MemoryStore {
             mean_call_seconds: (!durations.is_empty())
                 .then(|| durations.iter().sum::<f64>() / durations.len() as f64),
             last_retry_at,
+            zones,
         })
     }
 }

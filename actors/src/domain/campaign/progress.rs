@@ -7,13 +7,16 @@
 //! a retry, q for each live call. Speed is the campaign's own recent dial rate (gaps far
 //! longer than usual, such as a closed window, are left out of it), never above its
 //! pacing, or, before there is a history, what pacing and concurrency allow. The work is
-//! placed in the hours the calling window is open (in the campaign's zone); then come the
+//! placed in the hours the calling window is open for some contact still to be called
+//! (each window read in that contact's zone, else the campaign's); then come the
 //! last calls' duration and the retries of the last contacts, one backoff per round while
 //! a round is likely to be needed; and the end is never before the last pending retry.
 
 use super::contact::{ContactOutcome, ContactState};
 use super::model::{Campaign, CampaignStatus};
+use crate::domain::BusinessHours;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 /// Contacts by where they stand.
@@ -85,6 +88,9 @@ pub struct EtaInputs {
     pub mean_call_seconds: Option<f64>,
     /// When the last pending retry may run.
     pub last_retry_at: Option<DateTime<Utc>>,
+    /// The zones the calling window is read in for the contacts still to be called
+    /// (their own, or the campaign's for those without one); empty when none is left.
+    pub zones: Vec<Tz>,
 }
 
 /// When the campaign is expected to be done.
@@ -181,13 +187,13 @@ impl Eta {
         match &campaign.window {
             None => at += seconds(work),
             Some(window) => {
-                let zone = campaign.timezone;
+                let hours = OpenHours::new(window, campaign, &inputs.zones);
                 for _ in 0..MAX_WINDOW_STEPS {
                     if work <= 0.0 {
                         break;
                     }
-                    at = window.next_opening(zone, at);
-                    let open = (window.closing_after(zone, at) - at).num_milliseconds() as f64;
+                    at = hours.next_opening(at);
+                    let open = (hours.closing_after(at) - at).num_milliseconds() as f64;
                     let used = work.min(open / 1000.0);
                     at += seconds(used);
                     work -= used;
@@ -211,7 +217,7 @@ impl Eta {
             }
             end += seconds(delay);
             if let Some(window) = &campaign.window {
-                end = window.next_opening(campaign.timezone, end);
+                end = OpenHours::new(window, campaign, &inputs.zones).next_opening(end);
             }
         }
         if let Some(retry) = inputs.last_retry_at {
@@ -226,6 +232,44 @@ impl Eta {
             remaining_dials,
             dials_per_minute: rate * 60.0,
         })
+    }
+}
+
+/// The hours in which some contact still to be called may be dialed: the calling window
+/// read in each of their zones, taken together.
+struct OpenHours<'a> {
+    window: &'a BusinessHours,
+    zones: Vec<Tz>,
+}
+
+impl<'a> OpenHours<'a> {
+    fn new(window: &'a BusinessHours, campaign: &Campaign, zones: &[Tz]) -> Self {
+        let zones = if zones.is_empty() {
+            vec![campaign.timezone]
+        } else {
+            zones.to_vec()
+        };
+        Self { window, zones }
+    }
+
+    /// The first instant from `at` on at which the window is open in some zone.
+    fn next_opening(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        self.zones
+            .iter()
+            .map(|zone| self.window.next_opening(*zone, at))
+            .min()
+            .unwrap_or(at)
+    }
+
+    /// When the window, open at `at` in some zone, closes in the last of the zones it is
+    /// open in at `at`.
+    fn closing_after(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        self.zones
+            .iter()
+            .filter(|zone| self.window.next_opening(**zone, at) == at)
+            .map(|zone| self.window.closing_after(*zone, at))
+            .max()
+            .unwrap_or(at)
     }
 }
 
@@ -333,6 +377,7 @@ mod tests {
             recent_dials: vec![],
             mean_call_seconds: Some(30.0),
             last_retry_at: None,
+            zones: vec![],
         }
     }
 
@@ -348,6 +393,42 @@ mod tests {
             eta.seconds, 630.0,
             "600 dials at 1/s, then the last call's 30 s"
         );
+    }
+
+    #[test]
+    fn the_window_is_read_in_the_zones_of_the_contacts_left() {
+        // 07:00 UTC on a Monday in March: 07:00 in London, 03:00 in New York.
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 7, 0, 0).unwrap();
+        let window = BusinessHours {
+            start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+            days_of_week: vec![1, 2, 3, 4, 5],
+        };
+        let pacing = Pacing {
+            max_concurrent: 10,
+            calls_per_minute: Some(60),
+        };
+        let mut campaign = running(pacing, Some(window));
+        campaign.timezone = chrono_tz::America::New_York;
+        let mut i = inputs(now, 3600); // an hour of dialing at 1/s
+        i.mean_call_seconds = None;
+
+        // Only London contacts are left: they open at 09:00 UTC and are done by 10:00.
+        i.zones = vec![chrono_tz::Europe::London];
+        let eta = Eta::of(&campaign, &i).unwrap();
+        let london = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+        assert!((eta.at - london).num_seconds().abs() <= 1, "{eta:?}");
+
+        // Without contact zones the campaign's own is used: 09:00 New York is 14:00 UTC.
+        i.zones = vec![];
+        let eta = Eta::of(&campaign, &i).unwrap();
+        let new_york = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap();
+        assert!((eta.at - new_york).num_seconds().abs() <= 1, "{eta:?}");
+
+        // Contacts in both: the hours either window is open in count, from 09:00 UTC.
+        i.zones = vec![chrono_tz::America::New_York, chrono_tz::Europe::London];
+        let eta = Eta::of(&campaign, &i).unwrap();
+        assert!((eta.at - london).num_seconds().abs() <= 1, "{eta:?}");
     }
 
     #[test]
