@@ -31,6 +31,9 @@ fn instant(field: &str, raw: &str, is_end: bool) -> Result<DateTime<Utc>, ApiErr
 }
 
 /// `[from, until)` from optional bounds; by default the last `default_span` up to now.
+///
+/// Stored times have millisecond precision, so a defaulted end lies one millisecond past
+/// `now`: a record written in the same millisecond as the request is inside the range.
 pub fn instants(
     start: Option<&str>,
     end: Option<&str>,
@@ -40,7 +43,7 @@ pub fn instants(
     let until = end
         .map(|e| instant("endDate", e, true))
         .transpose()?
-        .unwrap_or(now);
+        .unwrap_or(now + Duration::milliseconds(1));
     let from = start
         .map(|s| instant("startDate", s, false))
         .transpose()?
@@ -103,5 +106,40 @@ pub fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> 
             "limit",
             format!("must be between 1 and {max}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_defaulted_end_includes_records_written_in_the_current_millisecond() {
+        let now = DateTime::parse_from_rfc3339("2026-03-01T10:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (from, until) = instants(None, None, now, Duration::hours(24)).unwrap();
+        assert!(until.timestamp_millis() > now.timestamp_millis());
+        assert!(from < now - Duration::hours(23));
+    }
+
+    #[test]
+    fn an_end_day_is_included_and_a_reversed_range_is_refused() {
+        let now = Utc::now();
+        let (from, until) = instants(
+            Some("2026-03-01"),
+            Some("2026-03-01"),
+            now,
+            Duration::days(1),
+        )
+        .unwrap();
+        assert_eq!(until - from, Duration::days(1));
+        let err = instants(
+            Some("2026-03-02"),
+            Some("2026-03-01"),
+            now,
+            Duration::days(1),
+        );
+        assert!(err.is_err());
     }
 }
