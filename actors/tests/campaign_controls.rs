@@ -5,11 +5,12 @@
 
 mod common;
 
-use callvisor_actors::campaigns::CampaignError;
+use callvisor_actors::campaigns::{CampaignError, CampaignSupervisorMsg};
 use callvisor_actors::domain::campaign::{
     Campaign, CampaignStatus, ContactOutcome, ContactState, Control, Pacing,
 };
 use callvisor_actors::domain::CallStatus;
+use callvisor_actors::rpc::ask;
 use common::campaigns::{campaign_request, contacts, default_mix, Player};
 use common::{clock, start_with, Harness, Options};
 use std::collections::HashMap;
@@ -169,4 +170,74 @@ async fn cancel_stops_for_good_and_records_the_calls_that_were_live() {
     );
     assert!(h.control(&campaign, Control::Resume).await.is_err());
     assert_eq!(h.slots().await.global_in_use, 0);
+}
+
+/// Contacts appended right behind a cancel reach the campaign's actor as it stops: each
+/// is refused as a closed campaign's (or taken, if it came first), never answered as an
+/// internal error, and none is half-applied.
+#[tokio::test(start_paused = true)]
+async fn appends_queued_behind_a_cancel_are_refused_as_closed() {
+    let (h, _player, campaign) = running_campaign(50).await;
+    h.run_until(Duration::from_secs(5), Duration::from_secs(3600), |h| {
+        h.stored(&campaign).current_index >= 10
+    })
+    .await;
+    h.control(&campaign, Control::Pause).await.unwrap();
+    let idle = h
+        .run_until(Duration::from_secs(5), Duration::from_secs(3600), |h| {
+            h.store
+                .contacts(campaign.id)
+                .iter()
+                .all(|c| c.state != ContactState::Dialing)
+        })
+        .await;
+    assert!(idle, "the paused campaign's calls ended");
+
+    let supervisor = h.tree.campaigns.get();
+    let cancel = tokio::spawn({
+        let supervisor = supervisor.clone();
+        async move {
+            ask(
+                &supervisor,
+                |reply| CampaignSupervisorMsg::Control {
+                    campaign: campaign.id,
+                    control: Control::Cancel,
+                    by: None,
+                    reply,
+                },
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap()
+        }
+    });
+    let appends: Vec<_> = (0..8u32)
+        .map(|i| {
+            let supervisor = supervisor.clone();
+            let extra = contacts(1, 1_000_000 + i);
+            tokio::spawn(async move {
+                ask(
+                    &supervisor,
+                    |tx| CampaignSupervisorMsg::Append(campaign.id, extra, tx),
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    assert_eq!(
+        cancel.await.unwrap().unwrap().status,
+        CampaignStatus::Cancelled
+    );
+    let mut taken = 0;
+    for append in appends {
+        match append.await.unwrap() {
+            Ok(_) => taken += 1,
+            Err(CampaignError::Closed(CampaignStatus::Cancelled)) => {}
+            other => panic!("an append behind a cancel was answered {other:?}"),
+        }
+    }
+    assert_eq!(h.stored(&campaign).total_contacts, 50 + taken);
+    assert_eq!(h.store.contacts(campaign.id).len() as u32, 50 + taken);
 }

@@ -54,15 +54,33 @@ pub enum CampaignSupervisorMsg {
     ),
     /// Scheduled campaigns may have come due.
     Wake,
-    /// A control whose campaign's actor stopped before taking it (the campaign just
+    /// A request whose campaign's actor stopped before taking it (the campaign just
     /// ended), handled again (`hops` times so far) once the supervisor has seen it stop.
-    ControlAgain {
+    Again {
         campaign: CampaignId,
-        control: Control,
-        by: Option<String>,
+        request: ActorRequest,
         hops: u8,
         reply: Reply<Campaign>,
     },
+}
+
+/// A request the campaign's actor answers while it runs, and the supervisor otherwise.
+#[derive(Clone)]
+pub enum ActorRequest {
+    Control {
+        control: Control,
+        by: Option<String>,
+    },
+    Append(Vec<NewContact>),
+}
+
+impl ActorRequest {
+    fn into_message(self, reply: Reply<Campaign>) -> CampaignMsg {
+        match self {
+            ActorRequest::Control { control, by } => CampaignMsg::Control { control, by, reply },
+            ActorRequest::Append(contacts) => CampaignMsg::Append(contacts, reply),
+        }
+    }
 }
 
 /// Arguments of the CampaignSupervisor.
@@ -89,10 +107,10 @@ pub struct CampaignSupervisorState {
 /// How long a message to a CampaignActor may take to be answered (a pause waits for the
 /// create-calls on the wire, bounded by the provider request timeout).
 const ACTOR_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often a control is handled again when its campaign's actor stopped first.
-const MAX_CONTROL_HOPS: u8 = 5;
-/// How long such a control waits for the supervisor to see the actor stop.
-const CONTROL_AGAIN_DELAY: Duration = Duration::from_millis(50);
+/// How often a request is handled again when its campaign's actor stopped first.
+const MAX_AGAIN_HOPS: u8 = 5;
+/// How long such a request waits for the supervisor to see the actor stop.
+const AGAIN_DELAY: Duration = Duration::from_millis(50);
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
 #[ractor::async_trait]
@@ -145,34 +163,25 @@ impl Actor for CampaignSupervisor {
                 let result = state.create(&myself, *request, contacts).await;
                 let _ = reply.send(result);
             }
-            CampaignSupervisorMsg::Append(id, contacts, reply) => match state.actors.get(&id) {
-                Some(actor) => forward(actor, move |tx| CampaignMsg::Append(contacts, tx), reply),
-                None => {
-                    let result = state.append_without_actor(id, contacts).await;
-                    let _ = reply.send(result);
-                }
-            },
+            CampaignSupervisorMsg::Append(campaign, contacts, reply) => {
+                let request = ActorRequest::Append(contacts);
+                state.route(&myself, campaign, request, 0, reply).await
+            }
             CampaignSupervisorMsg::Control {
                 campaign,
                 control,
                 by,
                 reply,
             } => {
-                state
-                    .control(&myself, campaign, control, by, 0, reply)
-                    .await
+                let request = ActorRequest::Control { control, by };
+                state.route(&myself, campaign, request, 0, reply).await
             }
-            CampaignSupervisorMsg::ControlAgain {
+            CampaignSupervisorMsg::Again {
                 campaign,
-                control,
-                by,
+                request,
                 hops,
                 reply,
-            } => {
-                state
-                    .control(&myself, campaign, control, by, hops, reply)
-                    .await
-            }
+            } => state.route(&myself, campaign, request, hops, reply).await,
             CampaignSupervisorMsg::CallEnded(ended) => match state.actors.get(&ended.campaign_id) {
                 Some(actor) => {
                     let _ = actor.cast(CampaignMsg::CallEnded(ended));
@@ -220,62 +229,43 @@ impl Actor for CampaignSupervisor {
     }
 }
 
-/// Hands a request to a campaign's actor and its answer to `reply`, without waiting.
-fn forward<T: Send + 'static>(
-    actor: &ActorRef<CampaignMsg>,
-    build: impl FnOnce(Reply<T>) -> CampaignMsg + Send + 'static,
-    reply: Reply<T>,
-) {
-    let actor = actor.clone();
-    tokio::spawn(async move {
-        let answer = ask(&actor, build, ACTOR_TIMEOUT)
-            .await
-            .unwrap_or_else(|e| Err(CampaignError::Internal(format!("campaign actor: {e}"))));
-        let _ = reply.send(answer);
-    });
-}
-
 impl CampaignSupervisorState {
-    /// Hands a control to the campaign's actor, or applies it to a campaign without one.
+    /// Hands a request to the campaign's actor, or applies it to a campaign without one.
     /// An actor can stop between the lookup and the delivery (its campaign just completed
-    /// or was cancelled): the control is then handled again a moment later, without it.
-    async fn control(
+    /// or was cancelled): the request is then handled again a moment later, without it.
+    async fn route(
         &mut self,
         myself: &ActorRef<CampaignSupervisorMsg>,
         campaign: CampaignId,
-        control: Control,
-        by: Option<String>,
+        request: ActorRequest,
         hops: u8,
         reply: Reply<Campaign>,
     ) {
         let Some(actor) = self.actors.get(&campaign).cloned() else {
-            let result = self.control_without_actor(myself, campaign, control).await;
+            let result = match request {
+                ActorRequest::Control { control, .. } => {
+                    self.control_without_actor(myself, campaign, control).await
+                }
+                ActorRequest::Append(contacts) => {
+                    self.append_without_actor(campaign, contacts).await
+                }
+            };
             let _ = reply.send(result);
             return;
         };
         let supervisor = myself.clone();
         tokio::spawn(async move {
-            let again = by.clone();
-            let answer = ask(
-                &actor,
-                move |tx| CampaignMsg::Control {
-                    control,
-                    by,
-                    reply: tx,
-                },
-                ACTOR_TIMEOUT,
-            )
-            .await;
+            let delivered = request.clone();
+            let answer = ask(&actor, |tx| delivered.into_message(tx), ACTOR_TIMEOUT).await;
             match answer {
                 Ok(result) => {
                     let _ = reply.send(result);
                 }
-                Err(AskError::Gone) if hops < MAX_CONTROL_HOPS => {
-                    tokio::time::sleep(CONTROL_AGAIN_DELAY).await;
-                    let _ = supervisor.cast(CampaignSupervisorMsg::ControlAgain {
+                Err(AskError::Gone) if hops < MAX_AGAIN_HOPS => {
+                    tokio::time::sleep(AGAIN_DELAY).await;
+                    let _ = supervisor.cast(CampaignSupervisorMsg::Again {
                         campaign,
-                        control,
-                        by: again,
+                        request,
                         hops: hops + 1,
                         reply,
                     });

@@ -15,7 +15,9 @@ mod events;
 mod metrics;
 
 pub use campaign_actor::{CampaignActor, CampaignMsg};
-pub use campaign_supervisor::{CampaignSupervisor, CampaignSupervisorArgs, CampaignSupervisorMsg};
+pub use campaign_supervisor::{
+    ActorRequest, CampaignSupervisor, CampaignSupervisorArgs, CampaignSupervisorMsg,
+};
 pub use context::{CampaignContext, CampaignSettings};
 pub use events::CampaignEvent;
 
