@@ -422,11 +422,16 @@ async fn a_campaign_runs_to_completion(db: Db) {
             Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
             _ => break,
         }
-        if seen.contains("event: callEnded") && seen.contains("event: progress") {
+        if seen.contains("event: callEnded") && seen.contains("event: counters") {
             break;
         }
     }
-    assert!(seen.contains("event: progress"), "{seen}");
+    assert!(seen.starts_with("event: progress"), "{seen}");
+    assert!(
+        seen.contains("\"percentComplete\""),
+        "the first event is the full progress: {seen}"
+    );
+    assert!(seen.contains("event: counters"), "{seen}");
     assert!(seen.contains("event: callEnded"), "{seen}");
     drop(stream);
 

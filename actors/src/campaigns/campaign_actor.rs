@@ -237,7 +237,7 @@ impl CampaignState {
             }
         }
         tracing::info!(campaign = %id, control = control.as_str(), status = %self.campaign.status, "campaign control");
-        self.publish(CampaignEvent::progress(&self.campaign, now));
+        self.publish(CampaignEvent::counters(&self.campaign, now));
         super::metrics::status_changed(&self.campaign);
         Ok(Ok(self.campaign.clone()))
     }
@@ -252,7 +252,7 @@ impl CampaignState {
         }
         let now = self.ctx.clock.now();
         super::append_contacts(self.ctx.store.as_ref(), &mut self.campaign, contacts, now).await?;
-        self.publish(CampaignEvent::progress(&self.campaign, now));
+        self.publish(CampaignEvent::counters(&self.campaign, now));
         Ok(Ok(self.campaign.clone()))
     }
 
@@ -287,7 +287,7 @@ impl CampaignState {
             retry_at: contact.next_at,
             at: now,
         });
-        self.publish(CampaignEvent::progress(&self.campaign, now));
+        self.publish(CampaignEvent::counters(&self.campaign, now));
         self.track(contact);
         Ok(())
     }

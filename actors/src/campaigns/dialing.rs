@@ -249,7 +249,7 @@ impl CampaignState {
         self.ctx.store.save_campaign(&self.campaign).await?;
         tracing::info!(campaign = %self.campaign.id, dials = self.campaign.dials, "campaign completed");
         super::metrics::status_changed(&self.campaign);
-        self.publish(CampaignEvent::progress(&self.campaign, now));
+        self.publish(CampaignEvent::counters(&self.campaign, now));
         Ok(())
     }
 

@@ -1,5 +1,7 @@
-//! What a campaign tells its live subscribers (the `/events` stream): its progress after
-//! every change, each call it starts and how each ends, and its status changes.
+//! What a campaign tells its live subscribers (the `/events` stream): its counters after
+//! every change (status included), each call it starts and how each ends. The counters
+//! are what the actor knows without reading storage; the stream's full `progress` view
+//! (percentages, outcomes, ETA) is computed by the HTTP layer at its start and end.
 
 use crate::domain::campaign::{Campaign, CampaignStatus, ContactOutcome, ContactState};
 use crate::domain::{CallId, CallStatus, FailureReason};
@@ -12,7 +14,7 @@ use serde::Serialize;
 pub enum CampaignEvent {
     /// Counters after a change.
     #[serde(rename_all = "camelCase")]
-    Progress {
+    Counters {
         status: CampaignStatus,
         current_index: u32,
         total_contacts: u32,
@@ -43,8 +45,8 @@ pub enum CampaignEvent {
 }
 
 impl CampaignEvent {
-    pub fn progress(campaign: &Campaign, at: DateTime<Utc>) -> Self {
-        Self::Progress {
+    pub fn counters(campaign: &Campaign, at: DateTime<Utc>) -> Self {
+        Self::Counters {
             status: campaign.status,
             current_index: campaign.current_index,
             total_contacts: campaign.total_contacts,
@@ -57,7 +59,7 @@ impl CampaignEvent {
     /// The event's name in the stream.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Progress { .. } => "progress",
+            Self::Counters { .. } => "counters",
             Self::CallStarted { .. } => "callStarted",
             Self::CallEnded { .. } => "callEnded",
         }

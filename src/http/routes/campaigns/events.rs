@@ -1,7 +1,8 @@
 //! `GET /api/v1/campaigns/{id}/events`: a campaign's live stream, as Server-Sent Events.
 //!
-//! It opens with the campaign's `progress`, then relays what its actor publishes —
-//! `callStarted`, `callEnded` and `progress` after each change — as it happens. A reader
+//! It opens with the campaign's `progress` (the `/progress` view), then relays what its
+//! actor publishes — `callStarted`, `callEnded` and `counters` (status, cursor, totals)
+//! after each change — as it happens. A reader
 //! too slow to keep up is told how many events it missed (`lagged`) and goes on. When the
 //! campaign's actor stops (completed, cancelled) the stream sends a last `progress` and
 //! ends; a campaign without an actor (draft, scheduled, over) gets its progress and the
@@ -41,7 +42,7 @@ fn event(name: &str, data: &impl serde::Serialize) -> Event {
 }
 
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}/events", tag = "campaigns",
-    responses((status = 200, description = "text/event-stream of progress, callStarted and callEnded events"),
+    responses((status = 200, description = "text/event-stream: progress first and last, callStarted, callEnded and counters between"),
         (status = 404, description = "CAMPAIGN_NOT_FOUND")))]
 pub async fn events(
     State(state): State<AppState>,
