@@ -375,6 +375,7 @@ async fn the_controls_follow_the_campaign_state_machine_and_repeat_harmlessly() 
         "{}",
         r.body
     );
+    assert_eq!(r.body["error"]["details"]["field"], "status", "{}", r.body);
     app.stop().await;
 }
 

@@ -129,7 +129,7 @@ async fn monitoring_needs_its_roles_and_refuses_bad_queries_in_the_envelope() {
 
     for (path, field) in [
         ("/api/monitoring/health/history?limit=0", Some("limit")),
-        ("/api/monitoring/health/history?status=FINE", None),
+        ("/api/monitoring/health/history?status=FINE", Some("status")),
         (
             "/api/monitoring/health/stats?startDate=yesterday",
             Some("startDate"),
@@ -138,11 +138,11 @@ async fn monitoring_needs_its_roles_and_refuses_bad_queries_in_the_envelope() {
             "/api/monitoring/health/stats?startDate=2026-03-02&endDate=2026-03-01",
             Some("endDate"),
         ),
-        ("/api/monitoring/health/history?colour=red", None),
+        ("/api/monitoring/health/history?colour=red", Some("colour")),
         ("/api/monitoring/sync/status?type=heartbeat", Some("type")),
         ("/api/monitoring/sync/history?limit=100000", Some("limit")),
-        ("/api/v1/alerts?level=fatal", None),
-        ("/api/v1/alerts?status=open", None),
+        ("/api/v1/alerts?level=fatal", Some("level")),
+        ("/api/v1/alerts?status=open", Some("status")),
         ("/api/v1/stats?timezone=Mars/Olympus", Some("timezone")),
     ] {
         let r = app.send("GET", path, Some(&manager), None).await;

@@ -40,29 +40,32 @@ pub(crate) fn json_rejection(rejection: JsonRejection) -> ApiError {
         }
         JsonRejection::JsonDataError(e) => {
             let error = ApiError::validation(e.body_text());
-            match field_at_fault(&e) {
-                Some(field) => error.with_details(serde_json::json!({ "field": field })),
-                None => error,
-            }
+            naming_field_at_fault::<serde_json::Error>(error, &e)
         }
         JsonRejection::JsonSyntaxError(e) => ApiError::validation(e.body_text()),
         other => ApiError::validation(other.body_text()),
     }
 }
 
-/// The path of the field a JSON body could not be read at (`retryPolicy.retryOn[1]`),
-/// when the error lies below the top level.
-fn field_at_fault(e: &axum::extract::rejection::JsonDataError) -> Option<String> {
-    let mut source = std::error::Error::source(e);
+/// Names, in the error's details, the field a body or query string could not be read at
+/// (`retryPolicy.retryOn[1]`, `status`), when the error lies below the top level. `E` is
+/// the format's error type that axum's extractor wraps with the field's path.
+fn naming_field_at_fault<E: std::error::Error + 'static>(
+    error: ApiError,
+    rejection: &(dyn std::error::Error + 'static),
+) -> ApiError {
+    let mut source = std::error::Error::source(rejection);
     while let Some(cause) = source {
-        if let Some(located) = cause.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>()
-        {
+        if let Some(located) = cause.downcast_ref::<serde_path_to_error::Error<E>>() {
             let path = located.path().to_string();
-            return (path != ".").then_some(path);
+            if path == "." {
+                return error;
+            }
+            return error.with_details(serde_json::json!({ "field": path }));
         }
         source = cause.source();
     }
-    None
+    error
 }
 
 /// A query string, rejected in the envelope.
@@ -79,7 +82,9 @@ where
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(ApiError::validation(e.body_text()))
+                let error = ApiError::validation(e.body_text());
+                // axum reads query strings with serde_urlencoded, whose error is serde's own.
+                Err(naming_field_at_fault::<serde::de::value::Error>(error, &e))
             }
             Err(other) => Err(ApiError::validation(other.body_text())),
         }
