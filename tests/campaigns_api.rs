@@ -214,7 +214,15 @@ async fn a_csv_upload_keeps_the_good_rows_and_reports_each_bad_one_by_line() {
     assert_eq!(lines, vec![3, 4, 5], "{}", r.body);
     let errors = data["errors"].as_array().unwrap();
     assert_eq!(errors[0]["code"], "INVALID_PHONE_NUMBER");
-    assert!(errors[1]["field"].as_str().unwrap().contains("timezone"));
+    assert_eq!(
+        errors[0]["field"], "phoneNumber",
+        "a row's field is its column"
+    );
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 3: phoneNumber"));
+    assert_eq!(errors[1]["field"], "timezone");
     assert!(errors[2]["message"].as_str().unwrap().contains("fields"));
 
     // The good rows are there, with their variables.

@@ -314,13 +314,18 @@ impl Columns {
             .iter()
             .map(|(i, name)| (name.clone(), Value::String(row[*i].to_string())))
             .collect();
+        // The field is the column's name, and the line is named in the message too.
         contact(
-            &format!("line {line}"),
+            "",
             &row[self.phone],
             self.name.map(|i| &row[i]),
             self.timezone.map(|i| &row[i]),
             Some(Value::Object(variables)),
         )
+        .map_err(|mut e| {
+            e.message = format!("line {line}: {}", e.message);
+            e
+        })
     }
 }
 

@@ -98,7 +98,19 @@ impl ContactBody {
     }
 }
 
-/// A contact from its parts, as JSON and CSV give them.
+/// Where a contact's field stands: below `prefix` (`contacts[3].timezone`) in a JSON
+/// body, or, with an empty prefix, the CSV column itself (`timezone`; the line is
+/// reported beside it).
+fn field_at(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// A contact from its parts, as JSON and CSV give them; `field` prefixes the names of
+/// its fields in errors (see [`field_at`]).
 pub fn contact(
     field: &str,
     phone: &str,
@@ -106,11 +118,11 @@ pub fn contact(
     timezone: Option<&str>,
     variables: Option<Value>,
 ) -> Result<NewContact, ApiError> {
-    let phone = phone_field(&format!("{field}.phoneNumber"), phone.trim())?;
+    let phone = phone_field(&field_at(field, "phoneNumber"), phone.trim())?;
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) if n.chars().count() > 200 => {
             return Err(ApiError::invalid_field(
-                &format!("{field}.name"),
+                &field_at(field, "name"),
                 "must be at most 200 characters",
             ))
         }
@@ -119,14 +131,14 @@ pub fn contact(
     let timezone = timezone
         .map(str::trim)
         .filter(|z| !z.is_empty())
-        .map(|z| zone(&format!("{field}.timezone"), z))
+        .map(|z| zone(&field_at(field, "timezone"), z))
         .transpose()?;
     let variables = match variables {
         None => Value::Object(Default::default()),
         Some(Value::Object(m)) => Value::Object(m),
         Some(_) => {
             return Err(ApiError::invalid_field(
-                &format!("{field}.variables"),
+                &field_at(field, "variables"),
                 "must be a JSON object",
             ))
         }
