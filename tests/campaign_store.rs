@@ -143,18 +143,31 @@ async fn a_step_lands_whole_or_not_at_all(db: TestDb) {
 }
 
 async fn contacts_are_appended_in_order_and_counted(db: TestDb) {
-    let (mut campaign, _) = stored(&db, 2).await;
-    let more = contacts(&campaign, 2, 3);
-    campaign.total_contacts = 5;
+    // Lists longer than one insert statement holds, ending in a part-filled one.
+    let (mut campaign, _) = stored(&db, 21).await;
+    let more = contacts(&campaign, 21, 13);
+    campaign.total_contacts = 34;
     db.store.append_contacts(&campaign, &more).await.unwrap();
     let reloaded = db.store.load_campaign(campaign.id).await.unwrap().unwrap();
-    assert_eq!(reloaded.total_contacts, 5);
-    let page = db.store.contacts_from(campaign.id, 1, 3).await.unwrap();
+    assert_eq!(reloaded.total_contacts, 34);
+    let all = db.store.contacts_from(campaign.id, 0, 100).await.unwrap();
+    let positions: Vec<u32> = all.iter().map(|c| c.position).collect();
+    assert_eq!(positions, (0..34).collect::<Vec<_>>());
+    for contact in &all {
+        let i = contact.position;
+        assert_eq!(contact.phone.as_str(), format!("+1415555{i:04}"));
+        assert_eq!(
+            contact.name.as_deref(),
+            Some(format!("contact {i}").as_str())
+        );
+        assert_eq!(contact.state, ContactState::Pending);
+        let zone = (i % 2 == 0).then_some(chrono_tz::Asia::Kolkata);
+        assert_eq!(contact.timezone, zone);
+        assert_eq!(contact.variables, json!({"plan": "gold", "row": i}));
+    }
+    let page = db.store.contacts_from(campaign.id, 21, 3).await.unwrap();
     let positions: Vec<u32> = page.iter().map(|c| c.position).collect();
-    assert_eq!(positions, [1, 2, 3]);
-    assert_eq!(page[1].timezone, Some(chrono_tz::Asia::Kolkata));
-    assert_eq!(page[2].timezone, None);
-    assert_eq!(page[1].name.as_deref(), Some("contact 2"));
+    assert_eq!(positions, [21, 22, 23]);
 }
 
 async fn running_paused_and_scheduled_campaigns_are_the_ones_to_resume(db: TestDb) {

@@ -19,8 +19,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{Any, Row, Transaction};
 use std::sync::LazyLock;
 
-/// Contacts inserted per statement (16 values each, well inside both databases' limits).
-const CONTACTS_PER_INSERT: usize = 500;
+/// Contacts inserted per statement (16 values each). Small on purpose: SQLite finds each
+/// `$n` placeholder by walking the statement's list of names, so binding costs time
+/// quadratic in a statement's values; at 500 rows (8,000 values) binding was nine
+/// tenths of a CSV import, and 8 rows imported fastest (see BENCHMARKS.md).
+const CONTACTS_PER_INSERT: usize = 8;
 
 fn columns(list: &str) -> Vec<&str> {
     list.split(',').map(str::trim).collect()
