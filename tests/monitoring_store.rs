@@ -1,13 +1,15 @@
 //! The monitors' storage against real databases, each test on SQLite and on PostgreSQL:
 //! health checks, sync runs, alerts and the event log, the error-rate rule's counts,
-//! retention at its exact cutoff, and analytics on a known dataset in a time zone that
+//! retention at its exact cutoff (call histories by the call's end), and analytics on a known dataset in a time zone that
 //! is not UTC.
 
 #[macro_use]
 mod common;
 
 use callvisor::store::{AlertFilter, DayRange, HealthFilter, Scope, SqlStore};
-use callvisor_actors::domain::{Agent, Call, CallRequest, CallStatus, PhoneNumber, Priority};
+use callvisor_actors::domain::{
+    Agent, Call, CallEvent, CallRequest, CallStatus, EventSource, PhoneNumber, Priority,
+};
 use callvisor_actors::monitors::{
     AlertRecord, AlertStatus, CheckSource, HealthCheck, HealthStatus, Level, LogEntry, SyncCounts,
     SyncRun, SyncStatus, SyncTrigger,
@@ -349,6 +351,42 @@ async fn retention_deletes_exactly_what_is_older_than_the_cutoff(db: TestDb) {
     }
     let ancient_but_active = alert("error_rate", None, cutoff - Duration::days(100));
     s.save_alert(&ancient_but_active).await.unwrap();
+    // Calls that ended just before, at and just after the cutoff, each with one event,
+    // and a call still live whose event is older than all of them.
+    let (_, agent) = tenant(s).await;
+    let mut calls = Vec::new();
+    for at in times {
+        let call = stored_call(
+            s,
+            &agent,
+            at - Duration::seconds(5),
+            CallStatus::Completed,
+            Some(0),
+        )
+        .await;
+        assert_eq!(call.ended_at, Some(at));
+        calls.push(call);
+    }
+    let live = stored_call(
+        s,
+        &agent,
+        cutoff - Duration::days(30),
+        CallStatus::Ringing,
+        None,
+    )
+    .await;
+    calls.push(live);
+    for call in &calls {
+        let event = CallEvent::new(
+            call.id,
+            EventSource::Provider,
+            "ringing",
+            true,
+            json!({}),
+            call.created_at,
+        );
+        s.append_events(&[event]).await.unwrap();
+    }
 
     for kind in RetainedKind::ALL {
         assert_eq!(
@@ -391,6 +429,18 @@ async fn retention_deletes_exactly_what_is_older_than_the_cutoff(db: TestDb) {
         "two resolved within the age and the active one"
     );
     assert!(alerts.iter().any(|a| a.id == ancient_but_active.id));
+    let mut histories = Vec::new();
+    for call in &calls {
+        histories.push(s.call_events(call.id).await.unwrap().len());
+    }
+    assert_eq!(
+        histories,
+        [0, 1, 1, 1],
+        "only the call that ended before the cutoff lost its history; the live one kept it"
+    );
+    for call in &calls {
+        assert!(s.load_call(call.id).await.unwrap().is_some(), "calls stay");
+    }
 }
 
 /// A known week of calls for one agent in Kolkata (UTC+05:30), and one for another agent:

@@ -3,12 +3,14 @@
 
 mod common;
 
-use callvisor_actors::domain::{CallStatus, Observation, PhoneNumber};
+use callvisor_actors::domain::{
+    Call, CallEvent, CallStatus, EventSource, Observation, PhoneNumber,
+};
 use callvisor_actors::monitors::{
     Action, CheckSource, HealthCheck, HealthMsg, HealthStatus, Level, LogEntry, MonitorSettings,
     RetentionMsg, SyncMsg, SyncRun, SyncStatus,
 };
-use callvisor_actors::ports::{AgentOwner, Clock, ProviderCallRecord};
+use callvisor_actors::ports::{AgentOwner, CallStore, Clock, ProviderCallRecord};
 use callvisor_actors::rpc::ask;
 use callvisor_actors::testing::RecordingChannel;
 use common::*;
@@ -311,11 +313,34 @@ async fn retention_deletes_what_is_older_than_its_age_and_keeps_the_rest() {
         message: "old".into(),
         detail: json!({}),
     });
+    // A call that ended 91 days ago and one that ended 89 days ago, one event each.
+    let mut ended = Vec::new();
+    for days_ago in [91, 89] {
+        let at = now - day * days_ago;
+        let mut call = Call::queued(request(h.client), "sim", at - chrono::Duration::minutes(2));
+        call.finish(CallStatus::Completed, None, at);
+        let event = CallEvent::new(
+            call.id,
+            EventSource::Provider,
+            "completed",
+            true,
+            json!({}),
+            at,
+        );
+        h.store.save_call(&call, &[event]).await.unwrap();
+        ended.push(call.id);
+    }
     let deleted = ask(&h.tree.monitors.retention.get(), RetentionMsg::RunNow, ASK)
         .await
         .unwrap();
     assert_eq!(deleted.get("health_checks"), Some(&1));
     assert_eq!(deleted.get("event_log"), Some(&1));
+    assert_eq!(deleted.get("call_events"), Some(&1));
+    assert!(
+        h.store.events(ended[0]).is_empty(),
+        "the older history went"
+    );
+    assert_eq!(h.store.events(ended[1]).len(), 1, "the newer one stayed");
     let kept: Vec<_> = h
         .store
         .health_checks()

@@ -155,6 +155,10 @@ pub struct MonitoringArgs {
     /// Age after which resolved alerts are deleted.
     #[arg(long, env = "ALERT_RETENTION", default_value = "90d", value_parser = duration, global = true)]
     pub alert_retention: Duration,
+    /// Age, counted from a call's end, after which its event history is deleted (the
+    /// call's record stays).
+    #[arg(long, env = "CALL_EVENT_RETENTION", default_value = "90d", value_parser = duration, global = true)]
+    pub call_event_retention: Duration,
 }
 
 impl MonitoringArgs {
@@ -202,6 +206,7 @@ impl MonitoringArgs {
                 health_checks: Some(self.health_check_retention),
                 event_log: Some(self.event_log_retention),
                 resolved_alerts: Some(self.alert_retention),
+                call_events: Some(self.call_event_retention),
             },
         }
     }

@@ -102,6 +102,8 @@ pub struct RetentionSettings {
     pub health_checks: Option<Duration>,
     pub event_log: Option<Duration>,
     pub resolved_alerts: Option<Duration>,
+    /// Age, counted from a call's end, after which its event history goes.
+    pub call_events: Option<Duration>,
 }
 
 impl Default for RetentionSettings {
@@ -112,6 +114,7 @@ impl Default for RetentionSettings {
             health_checks: Some(Duration::from_secs(7 * DAY)),
             event_log: Some(Duration::from_secs(30 * DAY)),
             resolved_alerts: Some(Duration::from_secs(90 * DAY)),
+            call_events: Some(Duration::from_secs(90 * DAY)),
         }
     }
 }

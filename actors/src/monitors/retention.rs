@@ -1,6 +1,7 @@
-//! The RetentionActor: deletes health checks, event-log entries and resolved alerts once
-//! they are older than their configured age, so monitoring tables do not grow forever.
-//! Each clean-up deletes exactly the records strictly older than now minus the age.
+//! The RetentionActor: deletes health checks, event-log entries, resolved alerts and the
+//! event histories of ended calls once they are older than their configured age, so
+//! these tables do not grow forever. Each clean-up deletes exactly the records strictly
+//! older than now minus the age (for call histories: of calls that ended before it).
 
 use super::context::MonitorContext;
 use crate::ports::RetainedKind;
@@ -67,6 +68,7 @@ fn age_of(ctx: &MonitorContext, kind: RetainedKind) -> Option<Duration> {
         RetainedKind::HealthChecks => r.health_checks,
         RetainedKind::EventLog => r.event_log,
         RetainedKind::ResolvedAlerts => r.resolved_alerts,
+        RetainedKind::CallEvents => r.call_events,
     }
 }
 

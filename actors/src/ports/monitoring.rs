@@ -57,16 +57,25 @@ pub enum RetainedKind {
     EventLog,
     /// Resolved alerts (an active alert is never deleted, however old).
     ResolvedAlerts,
+    /// The event histories (webhooks, dials, restarts) of calls that ended before the
+    /// cutoff; the calls themselves, with their outcome, duration and price, stay.
+    CallEvents,
 }
 
 impl RetainedKind {
-    pub const ALL: [RetainedKind; 3] = [Self::HealthChecks, Self::EventLog, Self::ResolvedAlerts];
+    pub const ALL: [RetainedKind; 4] = [
+        Self::HealthChecks,
+        Self::EventLog,
+        Self::ResolvedAlerts,
+        Self::CallEvents,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::HealthChecks => "health_checks",
             Self::EventLog => "event_log",
             Self::ResolvedAlerts => "alerts",
+            Self::CallEvents => "call_events",
         }
     }
 }

@@ -183,6 +183,20 @@ impl RetentionStore for MemoryStore {
                 });
                 after = t.alerts.len();
             }
+            RetainedKind::CallEvents => {
+                let ended: std::collections::HashSet<_> = self
+                    .calls
+                    .lock()
+                    .unwrap()
+                    .values()
+                    .filter(|c| c.ended_at.is_some_and(|at| at < cutoff))
+                    .map(|c| c.id)
+                    .collect();
+                let mut events = self.events.lock().unwrap();
+                before = events.len();
+                events.retain(|e| !ended.contains(&e.call_id));
+                after = events.len();
+            }
         }
         Ok((before - after) as u64)
     }
