@@ -511,7 +511,50 @@ async fn health_metrics_and_the_openapi_document_are_served() {
     for provider in ["twilio", "plivo", "exotel"] {
         let path = format!("/webhooks/{provider}/status");
         assert!(doc.body["paths"][&path]["post"].is_object(), "{path}");
+        assert_eq!(
+            doc.body["paths"][&path]["post"]["security"],
+            json!([]),
+            "signed, not bearer"
+        );
     }
+    assert_eq!(doc.body["paths"]["/health"]["get"]["security"], json!([]));
+    // The document says what the wire carries: every operation id once, successes in
+    // the envelope, errors as the error envelope, and the errors any token-bearing
+    // request can get.
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_string()), "{id} is not unique");
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            let responses = &op["responses"];
+            for code in ["401", "403", "404"] {
+                assert_eq!(
+                    responses[code]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorEnvelope",
+                    "{method} {path} {code}"
+                );
+            }
+            let (code, ok) = responses
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(code, _)| code.starts_with('2'))
+                .unwrap_or_else(|| panic!("{method} {path} documents no success"));
+            if let Some(schema) = ok["content"]["application/json"]["schema"].as_object() {
+                assert_eq!(
+                    schema["required"],
+                    json!(["success", "data"]),
+                    "{method} {path} {code}"
+                );
+            }
+        }
+    }
+    let page = &doc.body["paths"]["/api/v1/calls"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"]["properties"]["data"]["$ref"];
+    assert_eq!(page, "#/components/schemas/CallPage");
     app.stop().await;
 }
 

@@ -1,10 +1,15 @@
-//! `GET /openapi.json`: the API described as OpenAPI 3, generated from the handlers.
+//! `GET /openapi.json`: the API described as OpenAPI 3, generated from the handlers'
+//! annotations, then given the conventions every operation shares (see [`conventions`]).
+
+mod conventions;
 
 use super::{
     agents, alerts, analytics, bodies, calls, campaigns, clients, health, live_calls,
     monitoring_health, monitoring_sync, outbound, sms, stats, webhooks,
 };
 use axum::Json;
+use serde_json::Value;
+use std::sync::LazyLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -63,6 +68,13 @@ impl Modify for BearerAuth {
     }
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The document, made once.
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    conventions::apply(&mut doc);
+    doc
+});
+
+pub async fn document() -> Json<Value> {
+    Json(DOCUMENT.clone())
 }

@@ -42,7 +42,8 @@ fn event(name: &str, data: &impl serde::Serialize) -> Event {
 }
 
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}/events", tag = "campaigns",
-    responses((status = 200, description = "text/event-stream: progress first and last, callStarted, callEnded and counters between"),
+    responses((status = 200, body = String, content_type = "text/event-stream",
+            description = "progress first and last, callStarted, callEnded and counters between"),
         (status = 404, description = "CAMPAIGN_NOT_FOUND")))]
 pub async fn events(
     State(state): State<AppState>,
