@@ -11,12 +11,23 @@
 //!   signature): their `security` is empty;
 //! - ids in paths, `…Id` query parameters and page cursors are UUIDs;
 //! - operation ids are unique across the document (`{tag}_{handler}`), as OpenAPI
-//!   requires and client generators rely on.
+//!   requires and client generators rely on;
+//! - what a create answers links to the operations on what it created (the new id feeds
+//!   their `{id}`), so clients and stateful API testers can follow the API's own flow.
 
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// Creates, the field of their `data` holding the new id, and the path below which the
+/// operations on the new record are.
+const CREATES: [(&str, &str, &str); 4] = [
+    ("/api/v1/clients", "id", "/api/v1/clients/{id}"),
+    ("/api/v1/agents", "id", "/api/v1/agents/{id}"),
+    ("/api/v1/campaigns", "id", "/api/v1/campaigns/{id}"),
+    ("/api/v1/calls/outbound", "callId", "/api/v1/calls/{id}"),
+];
 
 /// Applies the conventions to a generated document.
 pub fn apply(doc: &mut Value) {
@@ -28,7 +39,7 @@ pub fn apply(doc: &mut Value) {
     for (path, item) in paths.iter_mut() {
         for method in METHODS {
             if let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) {
-                unique_operation_id(op, &mut taken);
+                unique_operation_id(path, method, op, &mut taken);
                 if path.starts_with("/api/") {
                     standard_errors(op);
                 } else {
@@ -38,6 +49,35 @@ pub fn apply(doc: &mut Value) {
                 if !path.starts_with("/webhooks/") {
                     envelopes(path, op);
                 }
+            }
+        }
+    }
+    links(doc);
+}
+
+/// Links from each create's success to the operations on the record it made.
+fn links(doc: &mut Value) {
+    for (create, field, below) in CREATES {
+        let mut links = Map::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            if !path.starts_with(below) {
+                continue;
+            }
+            for method in METHODS {
+                let Some(id) = item[method]["operationId"].as_str() else {
+                    continue;
+                };
+                links.insert(
+                    id.to_string(),
+                    json!({"operationId": id,
+                        "parameters": {"id": format!("$response.body#/data/{field}")}}),
+                );
+            }
+        }
+        let responses = &mut doc["paths"][create]["post"]["responses"];
+        for (code, response) in responses.as_object_mut().into_iter().flatten() {
+            if code.starts_with('2') {
+                response["links"] = Value::Object(links.clone());
             }
         }
     }
@@ -67,7 +107,14 @@ fn error_envelope() -> Value {
     })
 }
 
-fn unique_operation_id(op: &mut Map<String, Value>, taken: &mut HashSet<String>) {
+/// `{tag}_{handler}`; where two handlers share a name, the later one is named by the
+/// words of its path instead (`monitoring_sync_history`), then also by its method.
+fn unique_operation_id(
+    path: &str,
+    method: &str,
+    op: &mut Map<String, Value>,
+    taken: &mut HashSet<String>,
+) {
     let handler = op
         .get("operationId")
         .and_then(Value::as_str)
@@ -77,13 +124,20 @@ fn unique_operation_id(op: &mut Map<String, Value>, taken: &mut HashSet<String>)
         .and_then(|t| t.get(0))
         .and_then(Value::as_str)
         .unwrap_or("api");
-    let base = format!("{tag}_{handler}");
-    let mut id = base.clone();
-    let mut n = 2;
-    while !taken.insert(id.clone()) {
-        id = format!("{base}_{n}");
-        n += 1;
-    }
+    let words: Vec<&str> = path
+        .split('/')
+        .filter(|w| !w.is_empty() && !w.starts_with('{') && *w != "api" && *w != "v1")
+        .collect();
+    let by_path = words.join("_").replace(".json", "");
+    let id = [
+        format!("{tag}_{handler}"),
+        by_path.clone(),
+        format!("{by_path}_{method}"),
+    ]
+    .into_iter()
+    .find(|id| !taken.contains(id))
+    .unwrap_or_else(|| format!("{method}_{}", path.replace(['/', '{', '}'], "_")));
+    taken.insert(id.clone());
     op.insert("operationId".into(), Value::String(id));
 }
 
