@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAgent {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     /// Where the provider fetches the call flow when the callee answers.
     answer_url: String,
@@ -30,6 +31,7 @@ pub struct CreateAgent {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAgent {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: Option<String>,
     answer_url: Option<String>,
     warmup_url: Option<String>,

@@ -25,7 +25,7 @@ pub struct AlertQuery {
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "monitoring",
     params(("status" = Option<String>, Query, description = "active or resolved"),
         ("level" = Option<String>, Query, description = "info, warning, error or critical: that level and above"),
-        ("limit" = Option<u32>, Query, description = "1..=500, default 50")),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1..=500, default 50")),
     responses((status = 200, description = "alerts, most recently raised first"), (status = 400, description = "VALIDATION_ERROR")))]
 pub async fn list(
     State(state): State<AppState>,

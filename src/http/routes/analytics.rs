@@ -104,7 +104,7 @@ pub async fn report(
 
 #[utoipa::path(get, path = "/api/v1/analytics/{kind}/{id}/recent", tag = "analytics",
     params(("kind" = String, Path, description = "clients, agents or campaigns"), ("id" = String, Path),
-        ("limit" = Option<u32>, Query, description = "1..=100, default 20")),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1..=100, default 20")),
     responses((status = 200, description = "the latest calls, newest first"), (status = 404, description = "NOT_FOUND")))]
 pub async fn recent(
     State(state): State<AppState>,

@@ -217,7 +217,7 @@ pub async fn get(
         ("originalCallId" = Option<String>, Query, description = "the retries of this call"),
         ("seriesId" = Option<String>, Query, description = "the occurrences of this scheduled series"),
         ("campaignId" = Option<String>, Query, description = "the calls of this campaign"),
-        ("limit" = Option<u32>, Query, description = "1..=200, default 50"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1..=200, default 50"),
         ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
     responses((status = 200, body = CallPage)))]
 pub async fn list(

@@ -16,8 +16,10 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateClient {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     /// 1..=10000, default 10.
+    #[schema(minimum = 1, maximum = 10000)]
     max_concurrent_calls: Option<u32>,
     /// IANA time zone, default UTC.
     timezone: Option<String>,
@@ -27,7 +29,9 @@ pub struct CreateClient {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateClient {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: Option<String>,
+    #[schema(minimum = 1, maximum = 10000)]
     max_concurrent_calls: Option<u32>,
     timezone: Option<String>,
 }

@@ -57,7 +57,7 @@ pub async fn current(State(state): State<AppState>, principal: Principal) -> Api
 }
 
 #[utoipa::path(get, path = "/api/monitoring/health/history", tag = "monitoring",
-    params(("limit" = Option<u32>, Query, description = "1..=500, default 50"),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1..=500, default 50"),
         ("status" = Option<String>, Query, description = "OK, WARNING or ERROR"),
         ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query)),
     responses((status = 200, description = "checks, newest first"), (status = 400, description = "VALIDATION_ERROR")))]

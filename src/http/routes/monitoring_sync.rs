@@ -71,7 +71,7 @@ pub async fn status(
 }
 
 #[utoipa::path(get, path = "/api/monitoring/sync/history", tag = "monitoring",
-    params(("type" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1..=200, default 20")),
+    params(("type" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1..=200, default 20")),
     responses((status = 200, description = "runs, newest first")))]
 pub async fn history(
     State(state): State<AppState>,

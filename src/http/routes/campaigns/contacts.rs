@@ -398,7 +398,7 @@ pub struct ContactQuery {
 
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}/contacts", tag = "campaigns",
     params(("from" = Option<u32>, Query, description = "first position, default 0"),
-        ("limit" = Option<u32>, Query, description = "1..=500, default 100")),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1..=500, default 100")),
     responses((status = 200, description = "contacts in list order, and nextFrom"), (status = 404, description = "CAMPAIGN_NOT_FOUND")))]
 pub async fn list(
     State(state): State<AppState>,

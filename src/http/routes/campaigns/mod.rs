@@ -124,7 +124,7 @@ pub struct CampaignPage {
     params(
         ("status" = Option<String>, Query, description = "draft, scheduled, running, paused, completed, cancelled or failed"),
         ("clientId" = Option<String>, Query, description = "super_admin only; others see their own client's"),
-        ("limit" = Option<u32>, Query, description = "1..=200, default 50"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1..=200, default 50"),
         ("cursor" = Option<String>, Query, description = "nextCursor of the previous page")),
     responses((status = 200, body = CampaignPage)))]
 pub async fn list(

@@ -27,6 +27,7 @@ pub const MAX_DO_NOT_CALL: usize = 100_000;
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCampaign {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     #[schema(value_type = String, format = Uuid)]
     agent_id: String,
