@@ -241,3 +241,46 @@ async fn appends_queued_behind_a_cancel_are_refused_as_closed() {
     assert_eq!(h.stored(&campaign).total_contacts, 50 + taken);
     assert_eq!(h.store.contacts(campaign.id).len() as u32, 50 + taken);
 }
+
+/// An append whose write fails (storage did not answer) is answered with the error by
+/// the actor that took it, once: it is not handed on to the restarted actor, so one bad
+/// write costs one restart, not the campaign. The next append goes through.
+#[tokio::test(start_paused = true)]
+async fn an_append_that_storage_refuses_is_answered_once_and_the_campaign_runs_on() {
+    let (h, _player, campaign) = running_campaign(50).await;
+    h.run_until(Duration::from_secs(5), Duration::from_secs(3600), |h| {
+        h.stored(&campaign).current_index >= 10
+    })
+    .await;
+    let supervisor = h.tree.campaigns.get();
+    let append = |first| {
+        let supervisor = supervisor.clone();
+        async move {
+            ask(
+                &supervisor,
+                |tx| CampaignSupervisorMsg::Append(campaign.id, contacts(2, first), tx),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    h.store.refuse_next_appends(1);
+    let refused = append(1_000_000).await;
+    assert!(
+        matches!(refused, Err(CampaignError::Internal(_))),
+        "{refused:?}"
+    );
+    let taken = append(1_000_010).await.expect("the next append is taken");
+    assert_eq!(taken.total_contacts, 52);
+    assert_eq!(h.stored(&campaign).status, CampaignStatus::Running);
+    let done = h
+        .run_until(
+            Duration::from_secs(30),
+            Duration::from_secs(24 * 3600),
+            |h| h.stored(&campaign).status == CampaignStatus::Completed,
+        )
+        .await;
+    assert!(done, "{:?}", h.stored(&campaign));
+    assert_eq!(h.store.contacts(campaign.id).len(), 52);
+}

@@ -128,12 +128,12 @@ impl Actor for CampaignActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             CampaignMsg::Control { control, by, reply } => {
-                let result = state.control(control, by.as_deref()).await?;
-                let _ = reply.send(result);
+                let result = state.control(control, by.as_deref()).await;
+                answer_then_fail(result, reply)?;
             }
             CampaignMsg::Append(contacts, reply) => {
-                let result = state.append(contacts).await?;
-                let _ = reply.send(result);
+                let result = state.append(contacts).await;
+                answer_then_fail(result, reply)?;
             }
             CampaignMsg::CallEnded(ended) => state.call_ended(ended).await?,
             CampaignMsg::Tick => {
@@ -149,6 +149,26 @@ impl Actor for CampaignActor {
         state.pump().await?;
         state.stop_if_done();
         Ok(())
+    }
+}
+
+/// Answers a request the actor took, even when taking it failed (storage did not
+/// answer): the caller gets the error, and the actor then fails and is restarted. A
+/// request is thus answered by whoever took it; one the actor never took (it stopped
+/// first) is the only kind its supervisor hands on again.
+fn answer_then_fail(
+    result: Result<Result<Campaign, CampaignError>, ActorProcessingErr>,
+    reply: RpcReplyPort<Result<Campaign, CampaignError>>,
+) -> Result<(), ActorProcessingErr> {
+    match result {
+        Ok(answer) => {
+            let _ = reply.send(answer);
+            Ok(())
+        }
+        Err(error) => {
+            let _ = reply.send(Err(CampaignError::Internal(error.to_string())));
+            Err(error)
+        }
     }
 }
 

@@ -233,6 +233,8 @@ impl CampaignSupervisorState {
     /// Hands a request to the campaign's actor, or applies it to a campaign without one.
     /// An actor can stop between the lookup and the delivery (its campaign just completed
     /// or was cancelled): the request is then handled again a moment later, without it.
+    /// An actor that took a request always answers it, even when it fails doing so, so
+    /// an unanswered request is one it never took and handing it on applies it once.
     async fn route(
         &mut self,
         myself: &ActorRef<CampaignSupervisorMsg>,

@@ -9,6 +9,7 @@ use crate::domain::CampaignId;
 use crate::ports::{CampaignStep, CampaignStore, StoreError, RECENT_DIALS};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::atomic::Ordering;
 
 impl MemoryStore {
     /// A copy of every contact of a campaign, in list order.
@@ -72,6 +73,13 @@ impl CampaignStore for MemoryStore {
         campaign: &Campaign,
         contacts: &[Contact],
     ) -> Result<(), StoreError> {
+        let refused = self
+            .appends_to_refuse
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            return Err(StoreError("injected: storage did not answer".into()));
+        }
         self.insert_campaign(campaign, contacts).await
     }
 

@@ -21,6 +21,8 @@ pub struct MemoryStore {
     panics_left: AtomicUsize,
     /// Campaign steps left to panic on.
     campaign_panics_left: AtomicUsize,
+    /// Appends of contacts left to refuse with an error (storage not answering).
+    pub(super) appends_to_refuse: AtomicUsize,
     /// Clients' concurrent-call limits; a client not set here has the default of 10.
     limits: Mutex<HashMap<ClientId, u32>>,
     /// What the monitors store (see `memory_monitoring`).
@@ -77,6 +79,11 @@ impl MemoryStore {
     /// writing anything.
     pub fn panic_on_next_campaign_writes(&self, n: usize) {
         self.campaign_panics_left.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes the next `n` appends of contacts fail as if storage did not answer.
+    pub fn refuse_next_appends(&self, n: usize) {
+        self.appends_to_refuse.store(n, Ordering::SeqCst);
     }
 
     /// Panics if a campaign write was armed to.
