@@ -555,6 +555,11 @@ async fn health_metrics_and_the_openapi_document_are_served() {
     let page = &doc.body["paths"]["/api/v1/calls"]["get"]["responses"]["200"]["content"]
         ["application/json"]["schema"]["properties"]["data"]["$ref"];
     assert_eq!(page, "#/components/schemas/CallPage");
+    let links = &doc.body["paths"]["/api/v1/campaigns"]["post"]["responses"]["201"]["links"];
+    assert_eq!(
+        links["campaigns_start"]["parameters"]["id"], "$response.body#/data/id",
+        "a create links to the operations on what it made"
+    );
     app.stop().await;
 }
 

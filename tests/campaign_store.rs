@@ -143,16 +143,17 @@ async fn a_step_lands_whole_or_not_at_all(db: TestDb) {
 }
 
 async fn contacts_are_appended_in_order_and_counted(db: TestDb) {
-    // Lists longer than one insert statement holds, ending in a part-filled one.
-    let (mut campaign, _) = stored(&db, 21).await;
-    let more = contacts(&campaign, 21, 13);
-    campaign.total_contacts = 34;
+    // Lists longer than one insert statement holds on either backend (8 rows on SQLite,
+    // 500 on PostgreSQL), ending in a part-filled one.
+    let (mut campaign, _) = stored(&db, 1_003).await;
+    let more = contacts(&campaign, 1_003, 13);
+    campaign.total_contacts = 1_016;
     db.store.append_contacts(&campaign, &more).await.unwrap();
     let reloaded = db.store.load_campaign(campaign.id).await.unwrap().unwrap();
-    assert_eq!(reloaded.total_contacts, 34);
-    let all = db.store.contacts_from(campaign.id, 0, 100).await.unwrap();
+    assert_eq!(reloaded.total_contacts, 1_016);
+    let all = db.store.contacts_from(campaign.id, 0, 2_000).await.unwrap();
     let positions: Vec<u32> = all.iter().map(|c| c.position).collect();
-    assert_eq!(positions, (0..34).collect::<Vec<_>>());
+    assert_eq!(positions, (0..1_016).collect::<Vec<_>>());
     for contact in &all {
         let i = contact.position;
         assert_eq!(contact.phone.as_str(), format!("+1415555{i:04}"));
@@ -165,9 +166,9 @@ async fn contacts_are_appended_in_order_and_counted(db: TestDb) {
         assert_eq!(contact.timezone, zone);
         assert_eq!(contact.variables, json!({"plan": "gold", "row": i}));
     }
-    let page = db.store.contacts_from(campaign.id, 21, 3).await.unwrap();
+    let page = db.store.contacts_from(campaign.id, 1_002, 3).await.unwrap();
     let positions: Vec<u32> = page.iter().map(|c| c.position).collect();
-    assert_eq!(positions, [21, 22, 23]);
+    assert_eq!(positions, [1_002, 1_003, 1_004]);
 }
 
 async fn running_paused_and_scheduled_campaigns_are_the_ones_to_resume(db: TestDb) {

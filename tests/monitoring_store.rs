@@ -30,6 +30,7 @@ on_both_backends!(
     alerts_round_trip_and_staff_see_only_system_and_own_alerts,
     the_error_rate_counts_calls_that_ended_since_a_time,
     retention_deletes_exactly_what_is_older_than_the_cutoff,
+    a_long_call_history_is_deleted_across_batches,
     analytics_match_hand_computed_figures_in_kolkata,
 );
 
@@ -441,6 +442,62 @@ async fn retention_deletes_exactly_what_is_older_than_the_cutoff(db: TestDb) {
     for call in &calls {
         assert!(s.load_call(call.id).await.unwrap().is_some(), "calls stay");
     }
+}
+
+async fn a_long_call_history_is_deleted_across_batches(db: TestDb) {
+    let s = &db.store;
+    let (_, agent) = tenant(s).await;
+    let cutoff = now() - Duration::days(90);
+    let ended = stored_call(
+        s,
+        &agent,
+        cutoff - Duration::days(1),
+        CallStatus::Completed,
+        Some(0),
+    )
+    .await;
+    // More events than one delete statement takes (5,000).
+    let events: Vec<CallEvent> = (0..5_003)
+        .map(|i| {
+            let at = ended.created_at + Duration::milliseconds(i);
+            CallEvent::new(
+                ended.id,
+                EventSource::Provider,
+                "ringing",
+                false,
+                json!({}),
+                at,
+            )
+        })
+        .collect();
+    for chunk in events.chunks(1_000) {
+        s.append_events(chunk).await.unwrap();
+    }
+    let kept = stored_call(
+        s,
+        &agent,
+        cutoff + Duration::days(1),
+        CallStatus::Completed,
+        Some(0),
+    )
+    .await;
+    let event = CallEvent::new(
+        kept.id,
+        EventSource::Provider,
+        "ringing",
+        true,
+        json!({}),
+        kept.created_at,
+    );
+    s.append_events(&[event]).await.unwrap();
+
+    let deleted = s
+        .delete_older_than(RetainedKind::CallEvents, cutoff)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 5_003);
+    assert!(s.call_events(ended.id).await.unwrap().is_empty());
+    assert_eq!(s.call_events(kept.id).await.unwrap().len(), 1);
 }
 
 /// A known week of calls for one agent in Kolkata (UTC+05:30), and one for another agent:

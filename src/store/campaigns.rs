@@ -7,7 +7,7 @@
 
 use super::calls::{insert_new_call, placeholders};
 use super::campaign_rows::{self, CAMPAIGN_COLUMNS, CONTACT_COLUMNS};
-use super::{error, SqlStore, StoreError};
+use super::{error, Backend, SqlStore, StoreError};
 use async_trait::async_trait;
 use callvisor_actors::domain::campaign::{
     Campaign, CampaignStatus, Contact, ContactOutcome, ContactState, EtaInputs, OutcomeCounts,
@@ -19,11 +19,18 @@ use chrono::{DateTime, Utc};
 use sqlx::{Any, Row, Transaction};
 use std::sync::LazyLock;
 
-/// Contacts inserted per statement (16 values each). Small on purpose: SQLite finds each
+/// Contacts inserted per statement (16 values each). Small on SQLite: SQLite finds each
 /// `$n` placeholder by walking the statement's list of names, so binding costs time
-/// quadratic in a statement's values; at 500 rows (8,000 values) binding was nine
-/// tenths of a CSV import, and 8 rows imported fastest (see BENCHMARKS.md).
-const CONTACTS_PER_INSERT: usize = 8;
+/// quadratic in a statement's values; at 500 rows (8,000 values) binding was nine tenths
+/// of a CSV import, and 8 rows imported fastest (see BENCHMARKS.md). PostgreSQL binds in
+/// linear time and pays a round trip per statement, so it takes large ones (well inside
+/// its 65,535 parameters).
+fn contacts_per_insert(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 8,
+        Backend::Postgres => 500,
+    }
+}
 
 fn columns(list: &str) -> Vec<&str> {
     list.split(',').map(str::trim).collect()
@@ -83,9 +90,10 @@ fn insert_contacts_sql(rows: usize) -> String {
 
 async fn insert_contacts(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     contacts: &[Contact],
 ) -> Result<(), StoreError> {
-    for chunk in contacts.chunks(CONTACTS_PER_INSERT) {
+    for chunk in contacts.chunks(contacts_per_insert(backend)) {
         let sql = insert_contacts_sql(chunk.len());
         let mut query = sqlx::query(&sql);
         for contact in chunk {
@@ -156,7 +164,7 @@ impl CampaignStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| error(&what, e))?;
-        insert_contacts(&mut tx, contacts).await?;
+        insert_contacts(&mut tx, self.backend, contacts).await?;
         tx.commit().await.map_err(|e| error(&what, e))
     }
 
@@ -198,7 +206,7 @@ impl CampaignStore for SqlStore {
     ) -> Result<(), StoreError> {
         let what = format!("appending contacts to campaign {}", campaign.id);
         let mut tx = self.campaign_tx(&what).await?;
-        insert_contacts(&mut tx, contacts).await?;
+        insert_contacts(&mut tx, self.backend, contacts).await?;
         update_campaign(&mut tx, campaign).await?;
         tx.commit().await.map_err(|e| error(&what, e))
     }

@@ -2,7 +2,9 @@
 //! deleted by its own timestamp, strictly older than the cutoff; an alert still active
 //! is never deleted, however old (a resolved one has status `resolved`). A call's events
 //! go by the call's end, found through the index on `calls.ended_at`, so a live call
-//! never loses its history and the webhook path carries no extra index.
+//! never loses its history and the webhook path carries no extra index; they are
+//! deleted a batch per statement, so a first clean-up of months of history never holds
+//! SQLite's one write lock for long and webhooks keep being written between batches.
 
 use super::rows::millis;
 use super::{error, SqlStore, StoreError};
@@ -23,10 +25,7 @@ impl RetentionStore for SqlStore {
             RetainedKind::ResolvedAlerts => {
                 "DELETE FROM alerts WHERE resolved_at < $1 AND status = 'resolved'"
             }
-            RetainedKind::CallEvents => {
-                "DELETE FROM call_events WHERE call_id IN \
-                 (SELECT id FROM calls WHERE ended_at < $1)"
-            }
+            RetainedKind::CallEvents => return self.delete_ended_call_events(cutoff).await,
         };
         let result = sqlx::query(sql)
             .bind(millis(cutoff))
@@ -34,5 +33,30 @@ impl RetentionStore for SqlStore {
             .await
             .map_err(|e| error(format!("deleting old {}", kind.as_str()), e))?;
         Ok(result.rows_affected())
+    }
+}
+
+/// Events deleted per statement.
+const CALL_EVENTS_PER_DELETE: i64 = 5_000;
+
+impl SqlStore {
+    /// Deletes the events of calls that ended before `cutoff`, a batch at a time.
+    async fn delete_ended_call_events(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let result = sqlx::query(
+                "DELETE FROM call_events WHERE id IN (SELECT e.id FROM call_events e \
+                 JOIN calls c ON c.id = e.call_id WHERE c.ended_at < $1 LIMIT $2)",
+            )
+            .bind(millis(cutoff))
+            .bind(CALL_EVENTS_PER_DELETE)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| error("deleting the events of long-ended calls", e))?;
+            deleted += result.rows_affected();
+            if result.rows_affected() < CALL_EVENTS_PER_DELETE as u64 {
+                return Ok(deleted);
+            }
+        }
     }
 }

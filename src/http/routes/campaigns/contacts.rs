@@ -271,6 +271,8 @@ struct Columns {
     timezone: Option<usize>,
     /// Every other column, by name: the contact's variables.
     variables: Vec<(usize, String)>,
+    /// The header's own names, trimmed (`phone` where the file says so).
+    names: Vec<String>,
     count: usize,
 }
 
@@ -297,6 +299,7 @@ impl Columns {
             name,
             timezone,
             variables,
+            names: header.iter().map(|h| h.trim().to_string()).collect(),
             count: header.len(),
         })
     }
@@ -314,7 +317,7 @@ impl Columns {
             .iter()
             .map(|(i, name)| (name.clone(), Value::String(row[*i].to_string())))
             .collect();
-        // The field is the column's name, and the line is named in the message too.
+        // The field is the column as the header names it, and the message names the line.
         contact(
             "",
             &row[self.phone],
@@ -322,10 +325,25 @@ impl Columns {
             self.timezone.map(|i| &row[i]),
             Some(Value::Object(variables)),
         )
-        .map_err(|mut e| {
-            e.message = format!("line {line}: {}", e.message);
-            e
-        })
+        .map_err(|e| self.in_file_terms(line, e))
+    }
+
+    /// Renames the field of a row's error to the column it came from.
+    fn in_file_terms(&self, line: u64, mut e: ApiError) -> ApiError {
+        let column = |i: usize| self.names.get(i).cloned();
+        let field = e.details.as_ref().and_then(|d| d["field"].as_str());
+        let renamed = match field {
+            Some("phoneNumber") => column(self.phone),
+            Some("name") => self.name.and_then(column),
+            Some("timezone") => self.timezone.and_then(column),
+            _ => None,
+        };
+        if let (Some(standard), Some(renamed)) = (field.map(str::to_string), renamed) {
+            e.message = e.message.replacen(&standard, &renamed, 1);
+            e.details = Some(serde_json::json!({ "field": renamed }));
+        }
+        e.message = format!("line {line}: {}", e.message);
+        e
     }
 }
 
@@ -420,4 +438,29 @@ pub async fn list(
     Ok(ok(
         serde_json::json!({ "contacts": contacts, "nextFrom": next_from }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Columns;
+
+    #[test]
+    fn a_refused_row_names_its_column_as_the_header_spells_it() {
+        let header = csv::StringRecord::from(vec!["Phone", "name", "time_zone", "plan"]);
+        let columns = Columns::of(&header).unwrap();
+        let row = csv::StringRecord::from(vec!["+0123", "Ada", "UTC", "gold"]);
+        let e = columns.contact(3, &row).unwrap_err();
+        assert_eq!(e.code, "INVALID_PHONE_NUMBER");
+        assert_eq!(e.details.unwrap()["field"], "Phone");
+        assert!(e.message.starts_with("line 3: Phone "), "{}", e.message);
+
+        let row = csv::StringRecord::from(vec!["+14155550101", "Ada", "Mars/Base", "gold"]);
+        let e = columns.contact(4, &row).unwrap_err();
+        assert_eq!(e.details.unwrap()["field"], "time_zone");
+        assert!(e.message.starts_with("line 4: time_zone"), "{}", e.message);
+
+        let row = csv::StringRecord::from(vec!["+14155550101", "Ada", "Europe/London", "gold"]);
+        let contact = columns.contact(5, &row).unwrap();
+        assert_eq!(contact.variables["plan"], "gold");
+    }
 }

@@ -74,8 +74,14 @@ fn links(doc: &mut Value) {
                 );
             }
         }
-        let responses = &mut doc["paths"][create]["post"]["responses"];
-        for (code, response) in responses.as_object_mut().into_iter().flatten() {
+        // `get_mut`, not indexing: a create that is not in the document adds nothing.
+        let responses = doc
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(create))
+            .and_then(|p| p.get_mut("post"))
+            .and_then(|op| op.get_mut("responses"))
+            .and_then(Value::as_object_mut);
+        for (code, response) in responses.into_iter().flatten() {
             if code.starts_with('2') {
                 response["links"] = Value::Object(links.clone());
             }
