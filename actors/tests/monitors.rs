@@ -348,24 +348,4 @@ async fn retention_deletes_what_is_older_than_its_age_and_keeps_the_rest() {
         .map(|c| c.checked_at)
         .collect();
     assert_eq!(kept, [edge, now]);
-    // The next clean-up looks only at calls that ended since this one's cutoff.
-    tokio::time::sleep(Duration::from_secs(2 * 86_400)).await;
-    let mut late = Call::queued(request(h.client), "sim", now - day * 200);
-    late.finish(CallStatus::Busy, None, now - day * 199);
-    let event = CallEvent::new(late.id, EventSource::Provider, "busy", true, json!({}), now);
-    h.store.save_call(&late, &[event]).await.unwrap();
-    let deleted = ask(&h.tree.monitors.retention.get(), RetentionMsg::RunNow, ASK)
-        .await
-        .unwrap();
-    assert_eq!(
-        deleted.get("call_events"),
-        Some(&1),
-        "the 89-day call, now 91 days old"
-    );
-    assert!(h.store.events(ended[1]).is_empty());
-    assert_eq!(
-        h.store.events(late.id).len(),
-        1,
-        "a call that ended before the last cutoff is not looked at again"
-    );
 }

@@ -18,7 +18,6 @@ impl RetentionStore for SqlStore {
         &self,
         kind: RetainedKind,
         cutoff: DateTime<Utc>,
-        since: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError> {
         let sql = match kind {
             RetainedKind::HealthChecks => "DELETE FROM health_checks WHERE checked_at < $1",
@@ -26,7 +25,7 @@ impl RetentionStore for SqlStore {
             RetainedKind::ResolvedAlerts => {
                 "DELETE FROM alerts WHERE resolved_at < $1 AND status = 'resolved'"
             }
-            RetainedKind::CallEvents => return self.delete_ended_call_events(since, cutoff).await,
+            RetainedKind::CallEvents => return self.delete_ended_call_events(cutoff).await,
         };
         let result = sqlx::query(sql)
             .bind(millis(cutoff))
@@ -41,22 +40,15 @@ impl RetentionStore for SqlStore {
 const CALL_EVENTS_PER_DELETE: i64 = 5_000;
 
 impl SqlStore {
-    /// Deletes the events of calls that ended before `cutoff` (and, given `since`, not
-    /// before it: those were cleaned up already), a batch at a time.
-    async fn delete_ended_call_events(
-        &self,
-        since: Option<DateTime<Utc>>,
-        cutoff: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    /// Deletes the events of calls that ended before `cutoff`, a batch at a time.
+    async fn delete_ended_call_events(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut deleted = 0;
         loop {
             let result = sqlx::query(
                 "DELETE FROM call_events WHERE id IN (SELECT e.id FROM call_events e \
-                 JOIN calls c ON c.id = e.call_id \
-                 WHERE c.ended_at < $1 AND c.ended_at >= $2 LIMIT $3)",
+                 JOIN calls c ON c.id = e.call_id WHERE c.ended_at < $1 LIMIT $2)",
             )
             .bind(millis(cutoff))
-            .bind(since.map(millis).unwrap_or(i64::MIN))
             .bind(CALL_EVENTS_PER_DELETE)
             .execute(&self.pool)
             .await

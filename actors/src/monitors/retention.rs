@@ -2,14 +2,12 @@
 //! event histories of ended calls once they are older than their configured age, so
 //! these tables do not grow forever. Each clean-up deletes exactly the records strictly
 //! older than now minus the age (for call histories: of calls that ended before it).
-//! The actor remembers how far each kind was cleaned up, so a clean-up looks only at
-//! what became old since the last one; the first after a start looks at everything.
 
 use super::context::MonitorContext;
 use crate::ports::RetainedKind;
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +25,7 @@ pub struct RetentionActor;
 #[ractor::async_trait]
 impl Actor for RetentionActor {
     type Msg = RetentionMsg;
-    type State = RetentionState;
+    type State = Arc<MonitorContext>;
     type Arguments = Arc<MonitorContext>;
 
     async fn pre_start(
@@ -35,18 +33,15 @@ impl Actor for RetentionActor {
         _myself: ActorRef<Self::Msg>,
         ctx: Arc<MonitorContext>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(RetentionState {
-            ctx,
-            cleaned_to: HashMap::new(),
-        })
+        Ok(ctx)
     }
 
     async fn post_start(
         &self,
         myself: ActorRef<Self::Msg>,
-        state: &mut Self::State,
+        ctx: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        if let Some(every) = state.ctx.settings.retention.interval {
+        if let Some(every) = ctx.settings.retention.interval {
             myself.send_interval(every, || RetentionMsg::Tick);
         }
         Ok(())
@@ -56,10 +51,9 @@ impl Actor for RetentionActor {
         &self,
         _myself: ActorRef<Self::Msg>,
         message: Self::Msg,
-        state: &mut Self::State,
+        ctx: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let now = state.ctx.clock.now();
-        let deleted = state.clean_up(now).await;
+        let deleted = clean_up(ctx, ctx.clock.now()).await;
         if let RetentionMsg::RunNow(reply) = message {
             let _ = reply.send(deleted);
         }
@@ -78,39 +72,28 @@ fn age_of(ctx: &MonitorContext, kind: RetainedKind) -> Option<Duration> {
     }
 }
 
-/// The RetentionActor's state.
-pub struct RetentionState {
-    ctx: Arc<MonitorContext>,
-    /// The cutoff each kind was last cleaned up to.
-    cleaned_to: HashMap<RetainedKind, DateTime<Utc>>,
-}
-
-impl RetentionState {
-    /// Deletes what is too old, kind by kind; a kind that fails is logged and tried
-    /// again, from where it was last cleaned up, at the next clean-up.
-    async fn clean_up(&mut self, now: DateTime<Utc>) -> BTreeMap<&'static str, u64> {
-        let mut deleted = BTreeMap::new();
-        for kind in RetainedKind::ALL {
-            let cutoff = age_of(&self.ctx, kind)
-                .and_then(|age| chrono::Duration::from_std(age).ok())
-                .and_then(|age| now.checked_sub_signed(age));
-            let Some(cutoff) = cutoff else {
-                continue;
-            };
-            let since = self.cleaned_to.get(&kind).copied();
-            match self.ctx.store.delete_older_than(kind, cutoff, since).await {
-                Ok(n) => {
-                    metrics::counter!("callvisor_retention_deleted_total", "table" => kind.as_str())
-                        .increment(n);
-                    if n > 0 {
-                        tracing::info!(table = kind.as_str(), deleted = n, %cutoff, "retention");
-                    }
-                    self.cleaned_to.insert(kind, cutoff);
-                    deleted.insert(kind.as_str(), n);
+/// Deletes what is too old, kind by kind; a kind that fails is logged and tried again
+/// at the next clean-up.
+async fn clean_up(ctx: &MonitorContext, now: DateTime<Utc>) -> BTreeMap<&'static str, u64> {
+    let mut deleted = BTreeMap::new();
+    for kind in RetainedKind::ALL {
+        let cutoff = age_of(ctx, kind)
+            .and_then(|age| chrono::Duration::from_std(age).ok())
+            .and_then(|age| now.checked_sub_signed(age));
+        let Some(cutoff) = cutoff else {
+            continue;
+        };
+        match ctx.store.delete_older_than(kind, cutoff).await {
+            Ok(n) => {
+                metrics::counter!("callvisor_retention_deleted_total", "table" => kind.as_str())
+                    .increment(n);
+                if n > 0 {
+                    tracing::info!(table = kind.as_str(), deleted = n, %cutoff, "retention");
                 }
-                Err(e) => tracing::error!(table = kind.as_str(), error = %e, "retention failed"),
+                deleted.insert(kind.as_str(), n);
             }
+            Err(e) => tracing::error!(table = kind.as_str(), error = %e, "retention failed"),
         }
-        deleted
     }
+    deleted
 }

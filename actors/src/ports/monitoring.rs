@@ -84,14 +84,10 @@ impl RetainedKind {
 #[async_trait]
 pub trait RetentionStore: Send + Sync + 'static {
     /// Deletes the records of `kind` strictly older than `cutoff`; returns how many.
-    /// `since`, when given, is an earlier cutoff already cleaned up to: what is older was
-    /// deleted then, and a store may skip looking there again (call histories do, as
-    /// they are found by their calls' end, and old calls themselves stay).
     async fn delete_older_than(
         &self,
         kind: RetainedKind,
         cutoff: DateTime<Utc>,
-        since: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError>;
 }
 

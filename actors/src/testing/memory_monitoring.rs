@@ -161,7 +161,6 @@ impl RetentionStore for MemoryStore {
         &self,
         kind: RetainedKind,
         cutoff: DateTime<Utc>,
-        since: Option<DateTime<Utc>>,
     ) -> Result<u64, StoreError> {
         let mut t = self.tables();
         let before;
@@ -190,10 +189,7 @@ impl RetentionStore for MemoryStore {
                     .lock()
                     .unwrap()
                     .values()
-                    .filter(|c| {
-                        c.ended_at
-                            .is_some_and(|at| at < cutoff && since.is_none_or(|s| at >= s))
-                    })
+                    .filter(|c| c.ended_at.is_some_and(|at| at < cutoff))
                     .map(|c| c.id)
                     .collect();
                 let mut events = self.events.lock().unwrap();
