@@ -448,30 +448,31 @@ async fn a_long_call_history_is_deleted_across_batches(db: TestDb) {
     let s = &db.store;
     let (_, agent) = tenant(s).await;
     let cutoff = now() - Duration::days(90);
-    let ended = stored_call(
-        s,
-        &agent,
-        cutoff - Duration::days(1),
-        CallStatus::Completed,
-        Some(0),
-    )
-    .await;
-    // More events than one delete statement takes (5,000).
-    let events: Vec<CallEvent> = (0..5_003)
-        .map(|i| {
-            let at = ended.created_at + Duration::milliseconds(i);
-            CallEvent::new(
-                ended.id,
-                EventSource::Provider,
-                "ringing",
-                false,
-                json!({}),
-                at,
-            )
-        })
-        .collect();
-    for chunk in events.chunks(1_000) {
-        s.append_events(chunk).await.unwrap();
+    let history = |call: &Call, n: i64| -> Vec<CallEvent> {
+        (0..n)
+            .map(|i| {
+                let at = call.created_at + Duration::milliseconds(i);
+                CallEvent::new(
+                    call.id,
+                    EventSource::Provider,
+                    "ringing",
+                    false,
+                    json!({}),
+                    at,
+                )
+            })
+            .collect()
+    };
+    // Twelve calls that ended an hour apart before the cutoff, 1,000 events each: more
+    // than two deletes' worth (about 5,000 each), ranges ending mid-way through a call.
+    let mut old = Vec::new();
+    for k in 0..12 {
+        let created = cutoff - Duration::days(1) - Duration::hours(k);
+        let call = stored_call(s, &agent, created, CallStatus::Completed, Some(0)).await;
+        for chunk in history(&call, 1_000).chunks(500) {
+            s.append_events(chunk).await.unwrap();
+        }
+        old.push(call);
     }
     let kept = stored_call(
         s,
@@ -481,23 +482,31 @@ async fn a_long_call_history_is_deleted_across_batches(db: TestDb) {
         Some(0),
     )
     .await;
-    let event = CallEvent::new(
-        kept.id,
-        EventSource::Provider,
-        "ringing",
-        true,
-        json!({}),
-        kept.created_at,
-    );
-    s.append_events(&[event]).await.unwrap();
+    s.append_events(&history(&kept, 3)).await.unwrap();
 
     let deleted = s
         .delete_older_than(RetainedKind::CallEvents, cutoff)
         .await
         .unwrap();
-    assert_eq!(deleted, 5_003);
-    assert!(s.call_events(ended.id).await.unwrap().is_empty());
-    assert_eq!(s.call_events(kept.id).await.unwrap().len(), 1);
+    assert_eq!(deleted, 12_000);
+    for call in &old {
+        assert!(s.call_events(call.id).await.unwrap().is_empty());
+    }
+    assert_eq!(s.call_events(kept.id).await.unwrap().len(), 3);
+
+    // A late webhook recorded on a long-ended call is deleted by the next clean-up.
+    s.append_events(&history(&old[5], 1)).await.unwrap();
+    let deleted = s
+        .delete_older_than(RetainedKind::CallEvents, cutoff)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    assert_eq!(
+        s.delete_older_than(RetainedKind::CallEvents, cutoff)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 /// A known week of calls for one agent in Kolkata (UTC+05:30), and one for another agent:

@@ -3,8 +3,10 @@
 //! is never deleted, however old (a resolved one has status `resolved`). A call's events
 //! go by the call's end, found through the index on `calls.ended_at`, so a live call
 //! never loses its history and the webhook path carries no extra index; they are
-//! deleted a batch per statement, so a first clean-up of months of history never holds
-//! SQLite's one write lock for long and webhooks keep being written between batches.
+//! deleted a range of end times at a time, so a first clean-up of months of history
+//! never holds SQLite's one write lock for long and webhooks are written between
+//! ranges. Every clean-up looks at all calls that ended before its cutoff, so events
+//! recorded late on an old call (a late webhook, a sync) go too.
 
 use super::rows::millis;
 use super::{error, SqlStore, StoreError};
@@ -36,27 +38,53 @@ impl RetentionStore for SqlStore {
     }
 }
 
-/// Events deleted per statement.
+/// About how many events one delete statement takes.
 const CALL_EVENTS_PER_DELETE: i64 = 5_000;
 
 impl SqlStore {
-    /// Deletes the events of calls that ended before `cutoff`, a batch at a time.
+    /// Deletes the events of calls that ended before `cutoff`, oldest calls first, in
+    /// ranges of their end time that each hold about [`CALL_EVENTS_PER_DELETE`] events.
+    /// Finding a range is a read (in WAL mode it blocks no writer); only the delete of
+    /// one range takes the write lock, and it starts past the ranges already deleted.
     async fn delete_ended_call_events(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let what = || "deleting the events of long-ended calls";
+        let cutoff = millis(cutoff);
         let mut deleted = 0;
-        loop {
-            let result = sqlx::query(
-                "DELETE FROM call_events WHERE id IN (SELECT e.id FROM call_events e \
-                 JOIN calls c ON c.id = e.call_id WHERE c.ended_at < $1 LIMIT $2)",
+        // The end of the first call with events left, if any ended before the cutoff.
+        let mut low: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(c.ended_at) FROM calls c JOIN call_events e ON e.call_id = c.id \
+             WHERE c.ended_at < $1",
+        )
+        .bind(cutoff)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| error(what(), e))?;
+        while let Some(from) = low {
+            // The end time of the range's last call: the one holding the batch's last event.
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT c.ended_at FROM calls c JOIN call_events e ON e.call_id = c.id \
+                 WHERE c.ended_at >= $1 AND c.ended_at < $2 \
+                 ORDER BY c.ended_at LIMIT 1 OFFSET $3",
             )
-            .bind(millis(cutoff))
-            .bind(CALL_EVENTS_PER_DELETE)
+            .bind(from)
+            .bind(cutoff)
+            .bind(CALL_EVENTS_PER_DELETE - 1)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| error(what(), e))?;
+            let until = last.map_or(cutoff, |at| at + 1);
+            let result = sqlx::query(
+                "DELETE FROM call_events WHERE call_id IN \
+                 (SELECT id FROM calls WHERE ended_at >= $1 AND ended_at < $2)",
+            )
+            .bind(from)
+            .bind(until)
             .execute(&self.pool)
             .await
-            .map_err(|e| error("deleting the events of long-ended calls", e))?;
+            .map_err(|e| error(what(), e))?;
             deleted += result.rows_affected();
-            if result.rows_affected() < CALL_EVENTS_PER_DELETE as u64 {
-                return Ok(deleted);
-            }
+            low = last.map(|_| until);
         }
+        Ok(deleted)
     }
 }
