@@ -339,7 +339,10 @@ impl Columns {
             _ => None,
         };
         if let (Some(standard), Some(renamed)) = (field.map(str::to_string), renamed) {
-            e.message = e.message.replacen(&standard, &renamed, 1);
+            // Every field error's message starts with its field's name.
+            if let Some(rest) = e.message.strip_prefix(standard.as_str()) {
+                e.message = format!("{renamed}{rest}");
+            }
             e.details = Some(serde_json::json!({ "field": renamed }));
         }
         e.message = format!("line {line}: {}", e.message);
