@@ -17,7 +17,7 @@ mod common;
 
 use callvisor::http::auth::Role;
 use common::{spawn_app, Db};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Examples per operation and phase: about 3,000 requests in all, some seconds.
 const MAX_EXAMPLES: &str = "30";
@@ -25,20 +25,11 @@ const MAX_EXAMPLES: &str = "30";
 const SEED: &str = "20261204";
 
 fn installed() -> bool {
-    let found = Command::new("schemathesis")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CALLVISOR_REQUIRE_SCHEMATHESIS").is_none(),
-            "schemathesis is required (CALLVISOR_REQUIRE_SCHEMATHESIS is set) but not installed"
-        );
-        common::say("OpenAPI fuzz suite skipped: schemathesis is not installed");
-    }
-    found
+    common::tool_present(
+        "schemathesis",
+        "OpenAPI fuzz suite",
+        "CALLVISOR_REQUIRE_SCHEMATHESIS",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

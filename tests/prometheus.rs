@@ -24,22 +24,7 @@ fn repo() -> PathBuf {
 
 /// Whether `tool` is on the PATH; panics when it is not and CI requires it.
 fn have(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CALLVISOR_REQUIRE_PROMETHEUS").is_none(),
-            "{tool} is required (CALLVISOR_REQUIRE_PROMETHEUS is set) but not installed"
-        );
-        common::say(&format!(
-            "Prometheus suite skipped: {tool} is not installed"
-        ));
-    }
-    found
+    common::tool_present(tool, "Prometheus suite", "CALLVISOR_REQUIRE_PROMETHEUS")
 }
 
 fn promtool(args: &[&str], stdin: Option<&str>) {

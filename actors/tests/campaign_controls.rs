@@ -108,10 +108,10 @@ async fn a_pause_stops_dialing_at_once_and_resume_goes_on_from_the_cursor() {
         "a repeated resume changes nothing"
     );
     let done = h
-        .run_until(
+        .run_until_completed(
+            &campaign,
             Duration::from_secs(30),
             Duration::from_secs(24 * 3600),
-            |h| h.stored(&campaign).status == CampaignStatus::Completed,
         )
         .await;
     assert!(done, "{:?}", h.stored(&campaign));
@@ -275,10 +275,10 @@ async fn an_append_that_storage_refuses_is_answered_once_and_the_campaign_runs_o
     assert_eq!(taken.total_contacts, 52);
     assert_eq!(h.stored(&campaign).status, CampaignStatus::Running);
     let done = h
-        .run_until(
+        .run_until_completed(
+            &campaign,
             Duration::from_secs(30),
             Duration::from_secs(24 * 3600),
-            |h| h.stored(&campaign).status == CampaignStatus::Completed,
         )
         .await;
     assert!(done, "{:?}", h.stored(&campaign));

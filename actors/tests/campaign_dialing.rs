@@ -167,10 +167,10 @@ async fn busy_and_unanswered_are_retried_with_backoff_while_invalid_and_do_not_c
     let campaign: Campaign = h.create_campaign(request, contacts(5, 1)).await;
     h.control(&campaign, Control::Start).await.unwrap();
     let done = h
-        .run_until(
+        .run_until_completed(
+            &campaign,
             Duration::from_secs(10),
             Duration::from_secs(6 * 3600),
-            |h| h.stored(&campaign).status == CampaignStatus::Completed,
         )
         .await;
     assert!(done);

@@ -62,10 +62,10 @@ async fn a_campaign_killed_five_times_dials_every_contact_and_no_attempt_twice()
         player.follow(&h);
     }
     let done = h
-        .run_until(
+        .run_until_completed(
+            &campaign,
             Duration::from_secs(30),
             Duration::from_secs(24 * 3600),
-            |h| h.stored(&campaign).status == CampaignStatus::Completed,
         )
         .await;
     assert!(done, "{:?}", h.stored(&campaign));
@@ -187,10 +187,10 @@ async fn a_scheduled_campaign_starts_at_its_time_even_across_a_restart() {
     assert_eq!(h.stored(&campaign).status, CampaignStatus::Scheduled);
 
     let done = h
-        .run_until(
+        .run_until_completed(
+            &campaign,
             Duration::from_secs(30),
             Duration::from_secs(6 * 3600),
-            |h| h.stored(&campaign).status == CampaignStatus::Completed,
         )
         .await;
     assert!(done, "{:?}", h.stored(&campaign));

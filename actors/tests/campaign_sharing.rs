@@ -3,7 +3,7 @@
 
 mod common;
 
-use callvisor_actors::domain::campaign::{CampaignStatus, Control, Pacing, Progress};
+use callvisor_actors::domain::campaign::{Control, Pacing, Progress};
 use callvisor_actors::domain::ClientId;
 use callvisor_actors::ports::{CampaignStore, Clock};
 use common::campaigns::{campaign_request, contacts, default_mix, Player};
@@ -100,10 +100,10 @@ async fn the_eta_read_at_a_quarter_comes_true_within_fifteen_percent() {
         .expect("an ETA while running");
 
     let done = h
-        .run_until(
+        .run_until_completed(
+            &campaign,
             Duration::from_secs(10),
             Duration::from_secs(48 * 3600),
-            |h| h.stored(&campaign).status == CampaignStatus::Completed,
         )
         .await;
     assert!(done);

@@ -5,9 +5,7 @@
 
 mod common;
 
-use callvisor_actors::domain::campaign::{
-    CampaignStatus, ContactState, Control, NewContact, Pacing,
-};
+use callvisor_actors::domain::campaign::{ContactState, Control, NewContact, Pacing};
 use callvisor_actors::domain::CallStatus;
 use chrono::{DateTime, Datelike, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
@@ -91,10 +89,10 @@ async fn run_from(start: DateTime<Utc>) -> Vec<(Tz, DateTime<Utc>)> {
     let campaign = h.create_campaign(request, worldwide(200)).await;
     h.control(&campaign, Control::Start).await.unwrap();
     let done = h
-        .run_until(
+        .run_until_completed(
+            &campaign,
             Duration::from_secs(300),
             Duration::from_secs(14 * 24 * 3600),
-            |h| h.stored(&campaign).status == CampaignStatus::Completed,
         )
         .await;
     assert!(done, "{:?}", h.stored(&campaign));

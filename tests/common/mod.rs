@@ -35,6 +35,25 @@ pub fn say(message: &str) {
     let _ = writeln!(std::io::stderr(), "{message}");
 }
 
+/// Whether `tool` runs (`tool --version`). When it does not, a suite that CI requires
+/// (`require` is set in the environment) fails; otherwise it says it was skipped.
+pub fn tool_present(tool: &str, suite: &str, require: &str) -> bool {
+    let found = std::process::Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "{tool} is required ({require} is set) but not installed"
+        );
+        say(&format!("{suite} skipped: {tool} is not installed"));
+    }
+    found
+}
+
 /// Says clearly that a PostgreSQL test was skipped.
 pub fn skip_postgres(test: &str) {
     say(&format!(

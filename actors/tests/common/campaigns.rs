@@ -6,7 +6,9 @@
 use super::{dialed_call, Harness, ASK};
 use callvisor_actors::calls::{CallRef, CallSupervisorMsg};
 use callvisor_actors::campaigns::{CampaignError, CampaignSupervisorMsg};
-use callvisor_actors::domain::campaign::{Campaign, Control, NewCampaign, NewContact, Pacing};
+use callvisor_actors::domain::campaign::{
+    Campaign, CampaignStatus, Control, NewCampaign, NewContact, Pacing,
+};
 use callvisor_actors::domain::{
     AgentId, BusinessHours, CallId, CallStatus, ClientId, FailureReason, Observation, PhoneNumber,
     RetryPolicy,
@@ -264,6 +266,20 @@ impl Harness {
     /// The campaign as stored.
     pub fn stored(&self, campaign: &Campaign) -> Campaign {
         self.store.campaign(campaign.id).expect("stored campaign")
+    }
+
+    /// Lets paused time run in steps of `step` until the stored campaign is completed or
+    /// `limit` has passed; returns whether it completed.
+    pub async fn run_until_completed(
+        &self,
+        campaign: &Campaign,
+        step: Duration,
+        limit: Duration,
+    ) -> bool {
+        self.run_until(step, limit, |h| {
+            h.stored(campaign).status == CampaignStatus::Completed
+        })
+        .await
     }
 
     /// Lets paused time run in steps of `step` until `done` holds or `limit` has passed;

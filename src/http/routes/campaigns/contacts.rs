@@ -9,7 +9,7 @@
 //! columns: `phoneNumber` (or `phone_number`, `phone`), optional `name` and `timezone`;
 //! every other column becomes a variable of the contact.
 
-use super::request::{contact, AppendContacts, MAX_JSON_CONTACTS};
+use super::request::{contact, AppendContacts, ContactFields, MAX_JSON_CONTACTS};
 use super::view::ContactView;
 use super::{ask_campaigns, visible_campaign};
 use crate::http::auth::{Principal, Role};
@@ -271,8 +271,8 @@ struct Columns {
     timezone: Option<usize>,
     /// Every other column, by name: the contact's variables.
     variables: Vec<(usize, String)>,
-    /// The header's own names, trimmed (`phone` where the file says so).
-    names: Vec<String>,
+    /// The contact's parts as the header names their columns (`phone`, `time_zone`).
+    fields: ContactFields,
     count: usize,
 }
 
@@ -288,6 +288,7 @@ impl Columns {
             find(&["phoneNumber", "phone_number", "phone"]).ok_or("needs a phoneNumber column")?;
         let name = find(&["name"]);
         let timezone = find(&["timezone", "time_zone"]);
+        let column = |i: usize| header.get(i).map(|h| h.trim().to_string());
         let variables = header
             .iter()
             .enumerate()
@@ -299,7 +300,14 @@ impl Columns {
             name,
             timezone,
             variables,
-            names: header.iter().map(|h| h.trim().to_string()).collect(),
+            fields: ContactFields {
+                phone: column(phone).unwrap_or_default(),
+                name: name.and_then(column).unwrap_or_else(|| "name".into()),
+                timezone: timezone
+                    .and_then(column)
+                    .unwrap_or_else(|| "timezone".into()),
+                variables: "variables".into(),
+            },
             count: header.len(),
         })
     }
@@ -319,34 +327,16 @@ impl Columns {
             .collect();
         // The field is the column as the header names it, and the message names the line.
         contact(
-            "",
+            &self.fields,
             &row[self.phone],
             self.name.map(|i| &row[i]),
             self.timezone.map(|i| &row[i]),
             Some(Value::Object(variables)),
         )
-        .map_err(|e| self.in_file_terms(line, e))
-    }
-
-    /// Renames the field of a row's error to the column it came from.
-    fn in_file_terms(&self, line: u64, mut e: ApiError) -> ApiError {
-        let column = |i: usize| self.names.get(i).cloned();
-        let field = e.details.as_ref().and_then(|d| d["field"].as_str());
-        let renamed = match field {
-            Some("phoneNumber") => column(self.phone),
-            Some("name") => self.name.and_then(column),
-            Some("timezone") => self.timezone.and_then(column),
-            _ => None,
-        };
-        if let (Some(standard), Some(renamed)) = (field.map(str::to_string), renamed) {
-            // Every field error's message starts with its field's name.
-            if let Some(rest) = e.message.strip_prefix(standard.as_str()) {
-                e.message = format!("{renamed}{rest}");
-            }
-            e.details = Some(serde_json::json!({ "field": renamed }));
-        }
-        e.message = format!("line {line}: {}", e.message);
-        e
+        .map_err(|mut e| {
+            e.message = format!("line {line}: {}", e.message);
+            e
+        })
     }
 }
 

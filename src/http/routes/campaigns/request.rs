@@ -90,7 +90,7 @@ impl ContactBody {
     /// (`contacts[3]`).
     pub fn into_contact(self, field: &str) -> Result<NewContact, ApiError> {
         contact(
-            field,
+            &ContactFields::under(field),
             &self.phone_number,
             self.name.as_deref(),
             self.timezone.as_deref(),
@@ -99,31 +99,42 @@ impl ContactBody {
     }
 }
 
-/// Where a contact's field stands: below `prefix` (`contacts[3].timezone`) in a JSON
-/// body, or, with an empty prefix, the CSV column itself (`timezone`; the line is
-/// reported beside it).
-fn field_at(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
+/// What errors call a contact's parts: their place in a JSON body
+/// (`contacts[3].timezone`), or the columns of a CSV file as its header names them.
+pub struct ContactFields {
+    pub phone: String,
+    pub name: String,
+    pub timezone: String,
+    pub variables: String,
+}
+
+impl ContactFields {
+    /// The parts of a contact standing at `prefix` in a JSON body.
+    pub fn under(prefix: &str) -> Self {
+        let at = |name: &str| format!("{prefix}.{name}");
+        Self {
+            phone: at("phoneNumber"),
+            name: at("name"),
+            timezone: at("timezone"),
+            variables: at("variables"),
+        }
     }
 }
 
-/// A contact from its parts, as JSON and CSV give them; `field` prefixes the names of
-/// its fields in errors (see [`field_at`]).
+/// A contact from its parts, as JSON and CSV give them; errors name the part's field
+/// as `fields` says.
 pub fn contact(
-    field: &str,
+    fields: &ContactFields,
     phone: &str,
     name: Option<&str>,
     timezone: Option<&str>,
     variables: Option<Value>,
 ) -> Result<NewContact, ApiError> {
-    let phone = phone_field(&field_at(field, "phoneNumber"), phone.trim())?;
+    let phone = phone_field(&fields.phone, phone.trim())?;
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) if n.chars().count() > 200 => {
             return Err(ApiError::invalid_field(
-                &field_at(field, "name"),
+                &fields.name,
                 "must be at most 200 characters",
             ))
         }
@@ -132,14 +143,14 @@ pub fn contact(
     let timezone = timezone
         .map(str::trim)
         .filter(|z| !z.is_empty())
-        .map(|z| zone(&field_at(field, "timezone"), z))
+        .map(|z| zone(&fields.timezone, z))
         .transpose()?;
     let variables = match variables {
         None => Value::Object(Default::default()),
         Some(Value::Object(m)) => Value::Object(m),
         Some(_) => {
             return Err(ApiError::invalid_field(
-                &field_at(field, "variables"),
+                &fields.variables,
                 "must be a JSON object",
             ))
         }
